@@ -1,0 +1,73 @@
+"""The LanguageModel protocol that Predictor and evaluate() use, and NeuralLM, its RNN implementation.
+
+A language model reads token ids one at a time from the start of a text (an <eos>) and gives the
+probabilities of the next token. Neural and n-gram models both implement it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator, Protocol
+
+import numpy as np
+import torch
+
+from engine.model import Hidden, WordRNN
+from engine.vocab import EOS_ID, Vocab
+
+EVAL_CHUNK = 512
+
+
+class LanguageModel(Protocol):
+    vocab: Vocab
+    name: str
+
+    def start(self) -> object:
+        """The state after reading the start of a text."""
+
+    def advance(self, state: object, token_id: int) -> object:
+        """The state after one more token; `state` itself is never changed."""
+
+    def next_probs(self, state: object) -> np.ndarray:
+        """float32 [vocab] probabilities of the next token."""
+
+    def log_prob_chunks(self, ids: torch.Tensor) -> Iterator[torch.Tensor]:
+        """float32 [t, vocab] log-probabilities; row i predicts ids[i] from <eos> + ids[:i]."""
+
+
+@dataclass(frozen=True)
+class RNNState:
+    hidden: Hidden
+    probs: np.ndarray
+
+
+class NeuralLM:
+    """A trained WordRNN with its vocabulary, read one token at a time (or in chunks for evaluation)."""
+
+    def __init__(self, model: WordRNN, vocab: Vocab, name: str | None = None):
+        if model.config.vocab_size != len(vocab):
+            raise ValueError("model and vocabulary sizes differ")
+        self.model = model.eval()
+        self.vocab = vocab
+        self.name = name or model.config.cell
+
+    def start(self) -> RNNState:
+        return self.advance(RNNState(self.model.init_hidden(1), np.empty(0, np.float32)), EOS_ID)
+
+    def advance(self, state: RNNState, token_id: int) -> RNNState:
+        logits, hidden = self.model.step(token_id, state.hidden)
+        probs = torch.softmax(logits, dim=0).numpy()
+        return RNNState(hidden, probs)
+
+    def next_probs(self, state: RNNState) -> np.ndarray:
+        return state.probs
+
+    @torch.inference_mode()
+    def log_prob_chunks(self, ids: torch.Tensor) -> Iterator[torch.Tensor]:
+        ids = torch.as_tensor(ids, dtype=torch.long)
+        inputs = torch.cat([torch.tensor([EOS_ID]), ids[:-1]]) if ids.numel() else ids
+        hidden = self.model.init_hidden(1)
+        for start in range(0, inputs.numel(), EVAL_CHUNK):
+            chunk = inputs[start : start + EVAL_CHUNK].unsqueeze(1)
+            logits, hidden = self.model(chunk, hidden)
+            yield torch.log_softmax(logits[:, 0].float(), dim=-1)

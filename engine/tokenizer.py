@@ -1,0 +1,86 @@
+"""Text -> word tokens.
+
+Words keep inner apostrophes and hyphens ("don't", "well-known"), numbers with separators stay whole
+("3.14", "1,000"), every other non-space character is a token of its own, and each non-empty line
+ends with EOS. Text is NFC-normalised first, so a word typed with combining accents (NFD) is the same
+word as its precomposed form.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+UNK = "<unk>"
+EOS = "<eos>"
+
+_TOKEN = re.compile(
+    r"\d+(?:[.,]\d+)+"  # 3.14, 1,000
+    r"|[^\W_]+(?:['’\-][^\W_]+)*"  # words, numbers, don't, well-known
+    r"|\S"  # any other visible character: punctuation, symbols
+)
+# The word being typed at the end of the text, possibly cut inside an apostrophe or hyphen.
+_PARTIAL_WORD = re.compile(r"[^\W_](?:[^\W_]|['’\-])*$")
+_LINES = re.compile(r"\r\n|\r|\n")
+
+
+def normalize(text: str) -> str:
+    """NFC-normalise text so that visually equal words are equal tokens."""
+    return unicodedata.normalize("NFC", text)
+
+
+def split_lines(text: str) -> list[str]:
+    """Split on any line ending (LF, CRLF or CR) so all three give the same tokens."""
+    return _LINES.split(text)
+
+
+def tokenize_line(line: str) -> list[str]:
+    """Tokens of one line, without EOS."""
+    return _TOKEN.findall(normalize(line))
+
+
+def tokenize(text: str, eos: bool = True) -> list[str]:
+    """All tokens of a text; each non-empty line is followed by EOS when `eos` is true."""
+    tokens: list[str] = []
+    for line in split_lines(normalize(text)):
+        words = _TOKEN.findall(line)
+        if words:
+            tokens.extend(words)
+            if eos:
+                tokens.append(EOS)
+    return tokens
+
+
+def key(token: str, lowercase: bool = True) -> str:
+    """The form used for matching: typographic apostrophes folded, lowercased by default."""
+    token = token.replace("’", "'")
+    return token.lower() if lowercase else token
+
+
+def split_partial(text: str) -> tuple[str, str]:
+    """Split typed text into (context, word being typed).
+
+    The word being typed is empty when the text is empty or ends in whitespace or punctuation,
+    which means the next word is wanted.
+    """
+    text = normalize(text)
+    if not text or text[-1].isspace():
+        return text, ""
+    match = _PARTIAL_WORD.search(text)
+    if match is None:
+        return text, ""
+    return text[: match.start()], match.group()
+
+
+def context_tokens(context: str) -> list[str]:
+    """Tokens of the typed context in the order the model reads them: line breaks give EOS,
+    and the last line is open (no EOS after it)."""
+    lines = split_lines(normalize(context))
+    tokens: list[str] = []
+    for line in lines[:-1]:
+        words = _TOKEN.findall(line)
+        if words:
+            tokens.extend(words)
+            tokens.append(EOS)
+    tokens.extend(_TOKEN.findall(lines[-1]))
+    return tokens

@@ -1,0 +1,42 @@
+"""TrainedModel: everything a trained model is (settings, vocabulary, weights, metrics), in memory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+import torch
+
+from engine.corpus import DataConfig
+from engine.lm import NeuralLM
+from engine.model import ModelConfig, WordRNN
+from engine.vocab import Vocab
+
+if TYPE_CHECKING:
+    from engine.train import TrainConfig
+
+
+@dataclass
+class TrainedModel:
+    model_config: ModelConfig
+    train_config: "TrainConfig"
+    data_config: DataConfig
+    vocab: Vocab
+    state_dict: dict[str, torch.Tensor]
+    metrics: dict = field(default_factory=dict)
+    history: list[dict] = field(default_factory=list)
+    corpus_fingerprint: str = ""
+    optimizer_state: dict | None = None
+
+    def build_model(self) -> WordRNN:
+        """A fresh WordRNN on the CPU holding these weights, in evaluation mode."""
+        model = WordRNN(self.model_config)
+        model.load_state_dict(self.state_dict)
+        return model.eval()
+
+    def language_model(self) -> NeuralLM:
+        return NeuralLM(self.build_model(), self.vocab)
+
+    def with_state(self, state_dict: dict[str, torch.Tensor]) -> "TrainedModel":
+        """The same model with other weights (for example a snapshot taken during training)."""
+        return replace(self, state_dict=state_dict, optimizer_state=None)
