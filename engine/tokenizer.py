@@ -39,6 +39,16 @@ def tokenize_line(line: str) -> list[str]:
     return _TOKEN.findall(normalize(line))
 
 
+def token_spans(line: str) -> list[tuple[int, int]]:
+    """(start, end) of each token in one NFC-normalised line."""
+    return [m.span() for m in _TOKEN.finditer(line)]
+
+
+def is_partial_word(text: str) -> bool:
+    """Whether `text` would be read as a word still being typed (what completions apply to)."""
+    return _PARTIAL_WORD.fullmatch(text) is not None
+
+
 def tokenize(text: str, eos: bool = True) -> list[str]:
     """All tokens of a text; each non-empty line is followed by EOS when `eos` is true."""
     tokens: list[str] = []

@@ -1,0 +1,138 @@
+"""Predictor: next-word suggestions and completions while a person types.
+
+It caches the model's state for the text typed so far. Typing inside a word costs no model call
+(the cached next-word distribution is filtered by the typed prefix); finishing a word costs one
+recurrent step; deleting goes back to a cached earlier state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.lm import LanguageModel
+from engine.tokenizer import EOS, context_tokens, split_partial
+from engine.vocab import EOS_ID, SPECIALS
+
+MAX_CONTEXT_TOKENS = 256
+# Only the tail of a very long text is read; the window's start moves in steps of this many
+# characters so that the cache stays valid between keystrokes.
+WINDOW_CHARS = 4096
+NO_SPACE_BEFORE = set(".,;:!?%)]}'’”…")
+NO_SPACE_AFTER = set("([{“‘$#")
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    word: str  # the whole word as it would appear, in the user's casing for the typed part
+    prob: float  # the model's probability of this word as the next token
+    remainder: str  # what to append to the typed text (the rest of the word)
+
+
+class Predictor:
+    def __init__(self, lm: LanguageModel, max_context: int = MAX_CONTEXT_TOKENS):
+        self.lm = lm
+        self.vocab = lm.vocab
+        self.max_context = max_context
+        self._ids: list[int] = []  # context token ids whose states are cached
+        self._states: list[object] = [lm.start()]  # _states[i]: after reading _ids[:i]
+
+    def suggest(self, text: str, k: int = 5) -> list[Suggestion]:
+        """The k likeliest next words (text empty or ending in space/punctuation) or completions."""
+        context, partial = split_partial(text)
+        probs = self.lm.next_probs(self._state_for(context))
+        if not partial:
+            return self._top_words(probs, k)
+        return self._completions(probs, partial, k)
+
+    def continue_text(
+        self,
+        text: str,
+        n_words: int = 10,
+        temperature: float = 1.0,
+        top_k: int = 20,
+        seed: int | None = None,
+    ) -> str:
+        """Sample up to `n_words` more tokens, stopping at the end of the sentence (line)."""
+        rng = np.random.default_rng(seed)
+        context, partial = split_partial(text)
+        ids = self.vocab.encode(context_tokens(context + partial))
+        state = self._state_for_ids(ids)
+        words: list[str] = []
+        for _ in range(n_words):
+            probs = self.lm.next_probs(state).astype(np.float64)
+            probs[0] = 0.0  # never write <unk>
+            top = np.argsort(probs)[::-1][: max(1, top_k)]
+            weights = np.power(probs[top], 1.0 / max(temperature, 1e-3))
+            choice = int(rng.choice(top, p=weights / weights.sum()))
+            if choice == EOS_ID:
+                break
+            words.append(self.vocab.display[choice])
+            state = self.lm.advance(state, choice)
+        return detokenize(words)
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _state_for(self, context: str) -> object:
+        if len(context) > 2 * WINDOW_CHARS:
+            start = (len(context) - WINDOW_CHARS) // WINDOW_CHARS * WINDOW_CHARS
+            cut = context.find(" ", start)
+            context = context[cut + 1 :] if cut != -1 else context[start:]
+        return self._state_for_ids(self.vocab.encode(context_tokens(context)))
+
+    def _state_for_ids(self, ids: list[int]) -> object:
+        """State after `ids`, reusing the longest cached prefix."""
+        common = 0
+        limit = min(len(ids), len(self._ids))
+        while common < limit and ids[common] == self._ids[common]:
+            common += 1
+        if len(ids) - common > self.max_context:
+            # Too much new text to read one token at a time: start over on its tail.
+            ids = ids[-self.max_context :]
+            common = 0
+        del self._ids[common:]
+        del self._states[common + 1 :]
+        for token in ids[common:]:
+            self._states.append(self.lm.advance(self._states[-1], token))
+            self._ids.append(token)
+        return self._states[-1]
+
+    def _top_words(self, probs: np.ndarray, k: int) -> list[Suggestion]:
+        words = probs[len(SPECIALS) :]
+        k = min(k, words.size)
+        if k <= 0:
+            return []
+        top = np.argpartition(-words, k - 1)[:k]
+        top = top[np.argsort(-words[top], kind="stable")] + len(SPECIALS)
+        display = self.vocab.display
+        return [Suggestion(display[i], float(probs[i]), display[i]) for i in top]
+
+    def _completions(self, probs: np.ndarray, partial: str, k: int) -> list[Suggestion]:
+        lo, hi = self.vocab.prefix_range(partial)
+        if lo == hi or k <= 0:
+            return []
+        candidates = self.vocab.sorted_ids[lo:hi]
+        p = probs[candidates]
+        k = min(k, candidates.size)
+        top = np.argpartition(-p, k - 1)[:k]
+        top = top[np.argsort(-p[top], kind="stable")]
+        result = []
+        for j in top:
+            word_id = int(candidates[j])
+            rest = self.vocab.display[word_id][len(partial) :]
+            result.append(Suggestion(partial + rest, float(p[j]), rest))
+        return result
+
+
+def detokenize(tokens: list[str]) -> str:
+    """Join tokens with spaces the way English is written ("Hello, world!" not "Hello , world !")."""
+    out = ""
+    for token in tokens:
+        if token == EOS:
+            out += "\n"
+            continue
+        glue = not out or out[-1] in "\n" or token in NO_SPACE_BEFORE or out[-1] in NO_SPACE_AFTER
+        out += token if glue else " " + token
+    return out
+

@@ -1,0 +1,352 @@
+"""Train a WordRNN as a real language model: every position predicts the next token, with
+truncated backpropagation through time over batched token streams.
+
+Front ends watch training through plain event dataclasses (`on_event`) and stop it through
+`should_stop`, polled every batch; neither needs to know anything about threads or UIs.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import asdict, dataclass, replace
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+from engine.corpus import Corpus, batchify, fit_stream
+from engine.errors import ConfigError, TrainingError
+from engine.model import Hidden, ModelConfig, WordRNN, check_fits
+from engine.trained import TrainedModel
+
+OPTIMIZERS = ("adam", "adamw")
+EVENTS_PER_SECOND = 4
+VALID_BATCH = 10
+MAX_DIVERGENCES = 3
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train. Saved with the model so a run can be explained and resumed."""
+
+    epochs: int = 40
+    max_time: float | None = None  # seconds; whichever of epochs and max_time ends first
+    batch_size: int = 20
+    bptt: int = 35
+    lr: float = 2e-3
+    optimizer: str = "adam"
+    weight_decay: float = 0.0
+    clip: float = 1.0
+    patience: int = 3  # epochs without a better validation loss before stopping (lr halves each time)
+    seed: int = 0
+    device: str = "auto"
+
+    def validate(self) -> None:
+        def whole(name: str, low: int, high: int) -> None:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise ConfigError(f"{name} must be a whole number from {low:,} to {high:,} (got {value!r}).")
+
+        def number(name: str, low: float, high: float, low_open: bool = False) -> None:
+            value = getattr(self, name)
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+            if not ok or value > high or value < low or (low_open and value == low):
+                bound = f"above {low}" if low_open else f"at least {low}"
+                raise ConfigError(f"{name} must be a number {bound} and at most {high} (got {value!r}).")
+
+        whole("epochs", 1, 100_000)
+        whole("batch_size", 1, 4096)
+        whole("bptt", 1, 2048)
+        whole("patience", 1, 1000)
+        whole("seed", 0, 2**63 - 1)
+        number("lr", 0.0, 10.0, low_open=True)
+        number("weight_decay", 0.0, 1.0)
+        number("clip", 0.0, 1e6, low_open=True)
+        if self.max_time is not None:
+            number("max_time", 0.0, 7 * 24 * 3600.0, low_open=True)
+        if self.optimizer not in OPTIMIZERS:
+            raise ConfigError(f"optimizer must be one of {', '.join(OPTIMIZERS)} (got {self.optimizer!r}).")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise ConfigError(f"device must be auto, cpu or cuda (got {self.device!r}).")
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Progress:
+    epoch: int
+    epochs: int
+    step: int
+    steps_per_epoch: int
+    fraction: float  # of the whole run, 0..1
+    train_loss: float
+    tokens_per_s: float
+    lr: float
+    elapsed: float
+    eta: float | None  # seconds left, None until it can be estimated
+
+
+@dataclass(frozen=True)
+class EpochEnd:
+    epoch: int
+    train_loss: float
+    valid_loss: float
+    valid_ppl: float
+    lr: float
+    improved: bool
+    elapsed: float
+    state_dict: dict[str, torch.Tensor]  # a CPU copy of the newest weights, safe to use elsewhere
+
+
+@dataclass(frozen=True)
+class Notice:
+    message: str
+
+
+Event = Progress | EpochEnd | Notice
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device 'cuda' was asked for, but no CUDA GPU is available here.")
+    return torch.device(name)
+
+
+def detach(hidden: Hidden) -> Hidden:
+    """Cut the graph between BPTT chunks while carrying the state forward."""
+    if isinstance(hidden, tuple):
+        return tuple(h.detach() for h in hidden)
+    return hidden.detach()
+
+
+def cpu_state(model: WordRNN) -> dict[str, torch.Tensor]:
+    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+
+
+def make_optimizer(model: WordRNN, config: TrainConfig, lr: float) -> torch.optim.Optimizer:
+    kind = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
+    return kind(model.parameters(), lr=lr, weight_decay=config.weight_decay)
+
+
+@torch.inference_mode()
+def validation_loss(model: WordRNN, ids: torch.Tensor, bptt: int, max_tokens: int | None = None) -> float:
+    """Mean cross-entropy per token over a validation stream."""
+    if max_tokens is not None:
+        ids = ids[: max_tokens + 1]
+    batch = max(1, min(VALID_BATCH, (ids.numel() - 1) // 2))
+    data = batchify(ids, batch).to(model.decoder.bias.device)
+    was_training = model.training
+    model.eval()
+    hidden = model.init_hidden(batch)
+    total, count = 0.0, 0
+    for i in range(0, data.size(0) - 1, bptt):
+        seq = min(bptt, data.size(0) - 1 - i)
+        x, y = data[i : i + seq], data[i + 1 : i + 1 + seq]
+        logits, hidden = model(x, hidden)
+        total += F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), y.reshape(-1), reduction="sum").item()
+        count += y.numel()
+    model.train(was_training)
+    return total / max(count, 1)
+
+
+def train(
+    corpus: Corpus,
+    model_config: ModelConfig,
+    train_config: TrainConfig | None = None,
+    on_event: Callable[[Event], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    resume: TrainedModel | None = None,
+) -> TrainedModel:
+    """Train a model on `corpus` and return the weights with the best validation loss."""
+    config = train_config or TrainConfig()
+    config.validate()
+    model_config = replace(model_config, vocab_size=len(corpus.vocab))
+    model_config.validate()
+    emit = on_event or (lambda event: None)
+    stop_requested = should_stop or (lambda: False)
+
+    batch_size = config.batch_size
+    check_fits(model_config, batch_size, config.bptt)
+    stream, repeats = fit_stream(corpus.train_ids, batch_size, config.bptt)
+    if repeats > 1:
+        emit(Notice(f"Small corpus: each epoch reads the training text {repeats} times."))
+
+    torch.manual_seed(config.seed)
+    device = pick_device(config.device)
+    data = batchify(stream, batch_size).to(device)
+    valid = corpus.valid_ids
+    model = WordRNN(model_config).to(device)
+    lr = config.lr
+    optimizer = make_optimizer(model, config, lr)
+    history: list[dict] = []
+    if resume is not None:
+        _check_resumable(resume, corpus, model_config)
+        model.load_state_dict(resume.state_dict)
+        if resume.optimizer_state is not None:
+            optimizer.load_state_dict(resume.optimizer_state)
+            lr = optimizer.param_groups[0]["lr"]
+        history = list(resume.history)
+
+    steps_per_epoch = math.ceil((data.size(0) - 1) / config.bptt)
+    total_steps = steps_per_epoch * config.epochs
+    best_loss, best_state = math.inf, cpu_state(model)
+    last_good = copy.deepcopy(best_state)
+    bad_epochs = divergences = steps_done = tokens_seen = 0
+    stopped = "completed"
+    started = last_event = time.perf_counter()
+    epoch = 0
+
+    for epoch in range(1, config.epochs + 1):
+        model.train()
+        hidden = model.init_hidden(batch_size)
+        loss_sum, loss_count = 0.0, 0
+        for step, i in enumerate(range(0, data.size(0) - 1, config.bptt), start=1):
+            elapsed = time.perf_counter() - started
+            if stop_requested():
+                stopped = "cancelled"
+                break
+            if config.max_time is not None and steps_done > 0 and elapsed >= config.max_time:
+                stopped = "time budget"
+                break
+            seq = min(config.bptt, data.size(0) - 1 - i)
+            x, y = data[i : i + seq], data[i + 1 : i + 1 + seq]
+            hidden = detach(hidden)
+            logits, hidden = model(x, hidden)
+            loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1))
+            if not torch.isfinite(loss):
+                divergences += 1
+                if divergences > MAX_DIVERGENCES:
+                    stopped = "diverged"
+                    emit(Notice("Training diverged again and was stopped; the best weights so far are kept. "
+                                "Lower the learning rate and train again."))
+                    break
+                lr /= 2
+                model.load_state_dict(last_good)
+                optimizer = make_optimizer(model, config, lr)
+                hidden = model.init_hidden(batch_size)
+                emit(Notice(
+                    f"The loss became {loss.item()} at epoch {epoch}, step {step}: restored the last good "
+                    f"weights and halved the learning rate to {lr:.2g}. If this repeats, lower the learning rate."
+                ))
+                continue
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip)
+            optimizer.step()
+
+            steps_done += 1
+            tokens_seen += y.numel()
+            loss_sum += loss.item() * y.numel()
+            loss_count += y.numel()
+            now = time.perf_counter()
+            if now - last_event >= 1 / EVENTS_PER_SECOND or step == steps_per_epoch:
+                last_event = now
+                emit(_progress(config, epoch, step, steps_per_epoch, total_steps, steps_done,
+                               loss_sum / loss_count, tokens_seen, lr, now - started))
+        if stopped == "diverged":
+            break
+
+        partial = stopped in ("cancelled", "time budget")
+        if partial and (loss_count == 0 or history):
+            break  # nothing new worth validating, or an earlier epoch already measured
+        valid_loss = validation_loss(model, valid, config.bptt, max_tokens=20_000 if partial else None)
+        if not math.isfinite(valid_loss):
+            valid_loss = math.inf
+        improved = valid_loss < best_loss
+        state = cpu_state(model)
+        if improved:
+            best_loss, best_state = valid_loss, state
+            bad_epochs = 0
+        else:
+            bad_epochs += 1
+        last_good = state if math.isfinite(valid_loss) else last_good
+        train_loss = loss_sum / max(loss_count, 1)
+        elapsed = time.perf_counter() - started
+        history.append({
+            "epoch": len(history) + 1,
+            "train_loss": train_loss,
+            "valid_loss": valid_loss,
+            "valid_ppl": _ppl(valid_loss),
+            "lr": lr,
+            "elapsed": elapsed,
+        })
+        emit(EpochEnd(len(history), train_loss, valid_loss, _ppl(valid_loss), lr, improved, elapsed, state))
+        if partial:
+            break
+        if bad_epochs >= config.patience:
+            stopped = "early stopping"
+            break
+        if not improved:
+            lr /= 2
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+
+    if best_loss == math.inf:
+        if stopped == "diverged":
+            raise TrainingError(
+                f"Training diverged (the loss became NaN or infinite) with learning rate {config.lr}: "
+                "lower it (for example to a tenth) and try again."
+            )
+        if stopped == "cancelled":
+            raise TrainingError("Training was stopped before the model learned anything.")
+    train_time = time.perf_counter() - started
+    model.load_state_dict(best_state)
+    metrics = {
+        "valid_loss": best_loss,
+        "valid_ppl": _ppl(best_loss),
+        "epochs": len(history),
+        "steps": steps_done,
+        "tokens_seen": tokens_seen,
+        "train_time": train_time,
+        "tokens_per_s": tokens_seen / train_time if train_time > 0 else 0.0,
+        "stopped": stopped,
+        "params": model_config.param_count(),
+    }
+    return TrainedModel(
+        model_config=model_config,
+        train_config=config,
+        data_config=corpus.config,
+        vocab=corpus.vocab,
+        state_dict=best_state,
+        metrics=metrics,
+        history=history,
+        corpus_fingerprint=corpus.fingerprint,
+        optimizer_state=optimizer.state_dict(),
+    )
+
+
+def _ppl(loss: float) -> float:
+    return math.exp(loss) if loss < 700 else math.inf
+
+
+def _progress(config: TrainConfig, epoch: int, step: int, steps_per_epoch: int, total_steps: int,
+              steps_done: int, train_loss: float, tokens_seen: int, lr: float, elapsed: float) -> Progress:
+    fraction = ((epoch - 1) * steps_per_epoch + step) / total_steps
+    if config.max_time is not None:
+        fraction = max(fraction, elapsed / config.max_time)
+    fraction = min(fraction, 1.0)
+    eta = elapsed * (1 - fraction) / fraction if fraction > 0 and elapsed > 0.5 else None
+    return Progress(
+        epoch=epoch,
+        epochs=config.epochs,
+        step=step,
+        steps_per_epoch=steps_per_epoch,
+        fraction=fraction,
+        train_loss=train_loss,
+        tokens_per_s=tokens_seen / elapsed if elapsed > 0 else 0.0,
+        lr=lr,
+        elapsed=elapsed,
+        eta=eta,
+    )
+
+
+def _check_resumable(resume: TrainedModel, corpus: Corpus, model_config: ModelConfig) -> None:
+    if resume.vocab.keys != corpus.vocab.keys:
+        raise ConfigError("Cannot resume: this corpus gives a different vocabulary than the saved model's.")
+    if resume.model_config != model_config:
+        raise ConfigError("Cannot resume: the model settings differ from the saved model's.")
