@@ -125,6 +125,7 @@ class Corpus:
     vocab: Vocab
     train_ids: torch.Tensor
     valid_ids: torch.Tensor
+    valid_text: str
     stats: CorpusStats
     fingerprint: str
     config: DataConfig
@@ -161,6 +162,7 @@ class Corpus:
             vocab=vocab,
             train_ids=torch.tensor(vocab.encode(train_tokens), dtype=torch.long),
             valid_ids=torch.tensor(vocab.encode(valid_tokens), dtype=torch.long),
+            valid_text="\n".join(valid_lines),
             stats=stats,
             fingerprint=fingerprint(text),
             config=config,

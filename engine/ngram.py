@@ -82,7 +82,8 @@ class NGramLM:
         self.order = order
         self.name = f"{order}-gram KN"
         self.discounts = discounts  # D_1 .. D_n, for inspection
-        self._unigram = unigram  # float64 [V], P_1
+        self._unigram = unigram  # float64 [V], P_1, for exact single lookups
+        self._unigram32 = unigram.astype(np.float32)  # the dense base of every distribution
         self._levels = levels  # _levels[m - 1] has histories of length m (order m + 1)
 
     # ---- building -------------------------------------------------------------------------
@@ -126,7 +127,7 @@ class NGramLM:
         return self._history(tuple(state) + (int(token_id),))
 
     def next_probs(self, state: State) -> np.ndarray:
-        return self._probs([tuple(state)])[0].astype(np.float32)
+        return self._probs([tuple(state)])[0]
 
     def log_prob_chunks(self, ids: torch.Tensor | Sequence[int], chunk: int = CHUNK_ROWS) -> Iterator[torch.Tensor]:
         """float32 [t, V] log-probabilities; row i predicts ids[i] after <eos> + ids[:i]."""
@@ -137,9 +138,8 @@ class NGramLM:
             b = min(len(flat), a + chunk)
             # Row i's history is the last m ids of full[: i + 1].
             histories = [tuple(full[max(0, i + 1 - m) : i + 1]) if m else () for i in range(a, b)]
-            # Same float32 cast as next_probs, so both paths agree bit for bit.
-            probs = torch.from_numpy(self._probs(histories).astype(np.float32))
-            yield probs.log_()
+            # The same _probs as next_probs, so both paths agree bit for bit.
+            yield torch.from_numpy(self._probs(histories)).log_()
 
     # ---- single lookups ---------------------------------------------------------------------
 
@@ -165,13 +165,15 @@ class NGramLM:
         return tokens[len(tokens) - m :] if m and len(tokens) > m else (tokens if m else ())
 
     def _probs(self, histories: Sequence[State]) -> np.ndarray:
-        """float64 [t, V]: one distribution per history, vectorised over the rows.
+        """float32 [t, V]: one distribution per history, vectorised over the rows.
 
-        Unrolling the recursion, P = sum_k (prod of gammas above k) * alpha_k + (prod of all gammas) * P_1,
-        so each row is its dense unigram share plus a few sparse additions.
+        Unrolling the recursion, P = sum_k (product of the gammas above k) * alpha_k + (product of all
+        gammas) * P_1, so each row is its dense unigram share plus a few sparse additions. Weights are
+        accumulated in float64; the [t, V] array is float32 to halve the memory traffic.
         """
+        size = len(self._unigram)
         weight = np.ones(len(histories))  # mass each row still passes down to lower orders
-        sparse: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        sparse: list[tuple[np.ndarray, np.ndarray]] = []
         for m in range(self.order - 1, 0, -1):  # highest order first
             level = self._levels[m - 1]
             rows, ctx = [], []
@@ -182,18 +184,19 @@ class NGramLM:
                         rows.append(r)
                         ctx.append(c)
             if not rows:
-                continue
+                continue  # every history unseen at this order: lambda = 1, nothing to add
             rows_a, ctx_a = np.asarray(rows), np.asarray(ctx)
             starts = level.indptr[ctx_a]
             lengths = level.indptr[ctx_a + 1] - starts
             pos = _ranges(starts, lengths)
-            sparse.append(
-                (np.repeat(rows_a, lengths), level.next_ids[pos], level.alpha[pos] * np.repeat(weight[rows_a], lengths))
-            )
+            flat = np.repeat(rows_a * size, lengths) + level.next_ids[pos]
+            sparse.append((flat, level.alpha[pos] * np.repeat(weight[rows_a], lengths)))
             weight[rows_a] *= level.gamma[ctx_a]
-        probs = weight[:, None] * self._unigram[None, :]
-        for rows_flat, cols, vals in sparse:
-            probs[rows_flat, cols] += vals  # (row, col) pairs are unique within a level
+        probs = np.empty((len(histories), size), dtype=np.float32)
+        np.multiply(weight.astype(np.float32)[:, None], self._unigram32[None, :], out=probs)
+        out = probs.reshape(-1)
+        for flat, vals in sparse:
+            out[flat] += vals.astype(np.float32)  # indices are unique within a level
         return probs
 
 

@@ -18,6 +18,8 @@ import torch.nn.functional as F
 
 from engine.corpus import Corpus, batchify, fit_stream
 from engine.errors import ConfigError, TrainingError
+from engine.evaluate import evaluate
+from engine.lm import NeuralLM
 from engine.model import Hidden, ModelConfig, WordRNN, check_fits
 from engine.trained import TrainedModel
 
@@ -25,6 +27,7 @@ OPTIMIZERS = ("adam", "adamw")
 EVENTS_PER_SECOND = 4
 VALID_BATCH = 10
 MAX_DIVERGENCES = 3
+FINAL_EVAL_CHARS = 50_000  # enough for stable top-k and KSR figures, quick after a cancel
 
 
 @dataclass(frozen=True)
@@ -296,7 +299,9 @@ def train(
             raise TrainingError("Training was stopped before the model learned anything.")
     train_time = time.perf_counter() - started
     model.load_state_dict(best_state)
+    final = final_metrics(best_state, model_config, corpus)
     metrics = {
+        **final,
         "valid_loss": best_loss,
         "valid_ppl": _ppl(best_loss),
         "epochs": len(history),
@@ -318,6 +323,17 @@ def train(
         corpus_fingerprint=corpus.fingerprint,
         optimizer_state=optimizer.state_dict(),
     )
+
+
+def final_metrics(state: dict[str, torch.Tensor], config: ModelConfig, corpus: Corpus) -> dict:
+    """Top-k accuracy and keystroke savings of the best weights on (the start of) the validation text."""
+    model = WordRNN(config)
+    model.load_state_dict(state)
+    text = corpus.valid_text
+    if len(text) > FINAL_EVAL_CHARS:
+        text = text[: max(text.rfind("\n", 0, FINAL_EVAL_CHARS), 1)]
+    result = evaluate(NeuralLM(model, corpus.vocab), text)
+    return {"top1": result.top1, "top3": result.top3, "top5": result.top5, "ksr": result.ksr}
 
 
 def _ppl(loss: float) -> float:

@@ -1,0 +1,301 @@
+"""The `nextword-tui` command: no subcommand opens the app; train / predict / eval / models work headless.
+
+Errors a user can cause print one line on stderr and exit with status 2, never a traceback.
+The engine (and so PyTorch) is imported only by the subcommands that need it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import signal
+import sys
+import time
+from typing import Callable, Sequence
+
+SUBCOMMANDS = ("train", "predict", "eval", "models", "compare")
+EXIT_USAGE = 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help"):
+        return open_app(argv)
+    args = build_parser().parse_args(argv)
+    from engine.errors import NextwordError
+
+    try:
+        return args.run(args)
+    except NextwordError as exc:
+        return fail(str(exc))
+    except KeyboardInterrupt:
+        print("Interrupted.", file=sys.stderr)
+        return 130
+
+
+def fail(message: str) -> int:
+    print(f"nextword-tui: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def open_app(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="nextword-tui", description="Open the app (optionally with a corpus file).")
+    parser.add_argument("corpus", nargs="?", help="text file to open in the corpus editor")
+    args = parser.parse_args(argv)
+    from tui.app import run_app
+
+    run_app(args.corpus)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="nextword-tui",
+        description="Train RNN / LSTM / GRU next-word predictors on your text. Without a subcommand, opens the app.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    train = sub.add_parser("train", help="train a model on a corpus and save it")
+    train.add_argument("corpus", help="UTF-8 text file")
+    train.add_argument("--cell", choices=("rnn", "lstm", "gru"), default="lstm")
+    train.add_argument("--name", help="model name (default: CELL-CORPUSHASH)")
+    train.add_argument("--epochs", type=int)
+    train.add_argument("--max-time", type=float, metavar="SECONDS", help="time budget for training")
+    train.add_argument("--emb", type=int)
+    train.add_argument("--hidden", type=int)
+    train.add_argument("--layers", type=int)
+    train.add_argument("--dropout", type=float)
+    train.add_argument("--untied", action="store_true", help="separate input and output word embeddings")
+    train.add_argument("--batch-size", type=int)
+    train.add_argument("--bptt", type=int, help="tokens per truncated-BPTT chunk")
+    train.add_argument("--lr", type=float)
+    train.add_argument("--seed", type=int)
+    train.add_argument("--min-freq", type=int, help="rarer words become <unk> (default: 1 for small corpora, else 2)")
+    train.add_argument("--max-vocab", type=int)
+    train.add_argument("--keep-case", action="store_true", help="match words case-sensitively")
+    train.add_argument("--resume", action="store_true", help="continue training the saved model NAME")
+    train.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    train.set_defaults(run=cmd_train)
+
+    predict = sub.add_parser("predict", help="suggest the next word or complete the last one")
+    predict.add_argument("--model", required=True, metavar="NAME_OR_PATH")
+    predict.add_argument("-k", type=int, default=5)
+    predict.add_argument("--json", action="store_true")
+    predict.add_argument("text", help="ends with a space: next word; otherwise: completions of its last word")
+    predict.set_defaults(run=cmd_predict)
+
+    evaluate = sub.add_parser("eval", help="perplexity, top-k accuracy and keystroke savings on a text")
+    evaluate.add_argument("--model", required=True, metavar="NAME_OR_PATH")
+    evaluate.add_argument("--json", action="store_true")
+    evaluate.add_argument("--no-ksr", action="store_true", help="skip keystroke savings (faster)")
+    evaluate.add_argument("corpus")
+    evaluate.set_defaults(run=cmd_eval)
+
+    models = sub.add_parser("models", help="list saved models")
+    models.add_argument("--json", action="store_true")
+    models.set_defaults(run=cmd_models)
+
+    compare = sub.add_parser("compare", help="train RNN, LSTM and GRU with the same budget and compare them")
+    compare.add_argument("corpus")
+    compare.add_argument("--max-time", type=float, default=60.0, metavar="SECONDS", help="per cell")
+    compare.add_argument("--json", action="store_true")
+    compare.set_defaults(run=cmd_compare)
+    return parser
+
+
+def _overrides(args: argparse.Namespace, names: dict[str, str]) -> dict:
+    return {field: getattr(args, arg) for arg, field in names.items() if getattr(args, arg) is not None}
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from engine import Corpus, DataConfig, ModelConfig, TrainConfig, load_model, load_text, save_model, train
+    from engine.store import resolve_model
+
+    data_config = DataConfig(lowercase=not args.keep_case, **_overrides(args, {"min_freq": "min_freq", "max_vocab": "max_vocab"}))
+    model_config = ModelConfig(cell=args.cell, **_overrides(args, {"emb": "emb", "hidden": "hidden", "layers": "layers", "dropout": "dropout"}))
+    if args.untied:
+        model_config = ModelConfig(**{**model_config.to_json(), "tied": False})
+    train_config = TrainConfig(**_overrides(args, {
+        "epochs": "epochs", "max_time": "max_time", "batch_size": "batch_size", "bptt": "bptt", "lr": "lr", "seed": "seed",
+    }))
+    train_config.validate()
+    corpus = Corpus.from_text(load_text(args.corpus), data_config)
+    name = args.name or f"{args.cell}-{corpus.fingerprint[:8]}"
+    resolve_model(name)  # refuse a bad name before training, not after
+    resume = load_model(name, with_optimizer=True) if args.resume else None
+    if resume is not None:
+        model_config = resume.model_config
+    sized = ModelConfig(**{**model_config.to_json(), "vocab_size": len(corpus.vocab)})
+    sized.validate()
+    log = sys.stderr
+    print(f"Corpus: {corpus.stats.summary()}", file=log)
+    print(f"Model: {args.cell}, {sized.param_count():,} parameters", file=log)
+
+    stop = _StopFlag()
+    reporter = _Reporter(log)
+    with stop.on_sigint():
+        trained = train(corpus, model_config, train_config, on_event=reporter, should_stop=stop, resume=resume)
+    reporter.close()
+    path = save_model(trained, name)
+    metrics = trained.metrics
+    if args.json:
+        print(json.dumps({"name": name, "path": str(path), "cell": args.cell, **metrics}))
+    else:
+        print(
+            f"Saved {name} ({path}): validation perplexity {metrics['valid_ppl']:.2f}, "
+            f"top-1 {metrics['top1']:.1%}, top-3 {metrics['top3']:.1%}, KSR {metrics['ksr'] or 0:.1%}, "
+            f"{metrics['epochs']} epochs in {metrics['train_time']:.0f} s ({metrics['tokens_per_s']:,.0f} tokens/s, "
+            f"stopped: {metrics['stopped']})"
+        )
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from engine import Predictor, load_model
+
+    if not 1 <= args.k <= 1000:
+        return fail("-k must be from 1 to 1000.")
+    suggestions = Predictor(load_model(args.model).language_model()).suggest(args.text, args.k)
+    if args.json:
+        print(json.dumps([{"word": s.word, "prob": s.prob, "remainder": s.remainder} for s in suggestions]))
+    else:
+        for s in suggestions:
+            print(f"{s.word}\t{s.prob:.4f}")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from engine import evaluate, load_model, load_text
+
+    trained = load_model(args.model)
+    result = evaluate(trained.language_model(), load_text(args.corpus), ksr=not args.no_ksr)
+    if args.json:
+        print(json.dumps(result.to_json()))
+    else:
+        ksr = "n/a" if result.ksr is None else f"{result.ksr:.1%}"
+        print(
+            f"perplexity {result.perplexity:.2f}  top-1 {result.top1:.1%}  top-3 {result.top3:.1%}  "
+            f"top-5 {result.top5:.1%}  KSR {ksr}  ({result.tokens:,} tokens)"
+        )
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from engine import list_models
+
+    infos = list_models()
+    if args.json:
+        print(json.dumps([
+            {"name": i.name, "path": str(i.path), "cell": i.cell, "params": i.params, "metrics": i.metrics,
+             "corpus_fingerprint": i.corpus_fingerprint, "saved_at": i.saved_at}
+            for i in infos
+        ]))
+        return 0
+    if not infos:
+        print("No saved models yet: train one with `nextword-tui train CORPUS --cell lstm`.")
+        return 0
+    print(f"{'name':<24} {'cell':<5} {'params':>10} {'ppl':>9} {'top-1':>6} {'top-3':>6} {'KSR':>6}  saved")
+    for i in infos:
+        m = i.metrics
+        saved = time.strftime("%Y-%m-%d %H:%M", time.localtime(i.saved_at))
+        print(f"{i.name:<24} {i.cell:<5} {i.params:>10,} {_num(m.get('valid_ppl'), '.1f'):>9} "
+              f"{_num(m.get('top1'), '.1%'):>6} {_num(m.get('top3'), '.1%'):>6} {_num(m.get('ksr'), '.1%'):>6}  {saved}")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from engine.compare import run_comparison_cli
+
+    return run_comparison_cli(args)
+
+
+def _num(value: object, spec: str) -> str:
+    if isinstance(value, (int, float)) and math.isfinite(value):
+        return format(value, spec)
+    return "-"
+
+
+class _StopFlag:
+    """should_stop for train(): set by the first Ctrl-C, so the best model so far is still saved."""
+
+    def __init__(self) -> None:
+        self.stopped = False
+
+    def __call__(self) -> bool:
+        return self.stopped
+
+    def on_sigint(self):
+        flag = self
+
+        class _Handler:
+            def __enter__(self) -> None:
+                def handler(signum: int, frame: object) -> None:
+                    if flag.stopped:
+                        raise KeyboardInterrupt
+                    flag.stopped = True
+                    print("\nStopping after this batch (Ctrl-C again to abort)...", file=sys.stderr)
+
+                self.previous = signal.signal(signal.SIGINT, handler)
+
+            def __exit__(self, *exc: object) -> None:
+                signal.signal(signal.SIGINT, self.previous)
+
+        return _Handler()
+
+
+class _Reporter:
+    """Training events -> a progress bar on a terminal, plain lines otherwise."""
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.last_line = 0.0
+        self.progress = None
+        if self.tty:
+            from rich.console import Console
+            from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self.progress = Progress(
+                TextColumn("epoch {task.fields[epoch]}"),
+                BarColumn(),
+                TextColumn("{task.percentage:>3.0f}%"),
+                TimeRemainingColumn(),
+                TextColumn("loss {task.fields[loss]}  {task.fields[speed]} tok/s"),
+                console=Console(file=stream),
+                transient=True,
+            )
+            self.task = self.progress.add_task("train", total=1.0, epoch="-", loss="-", speed="-")
+            self.progress.start()
+
+    def __call__(self, event: object) -> None:
+        from engine import EpochEnd, Notice, Progress
+
+        if isinstance(event, Progress):
+            if self.progress is not None:
+                self.progress.update(self.task, completed=event.fraction, epoch=f"{event.epoch}/{event.epochs}",
+                                     loss=f"{event.train_loss:.3f}", speed=f"{event.tokens_per_s:,.0f}")
+            elif time.monotonic() - self.last_line >= 5:
+                self.last_line = time.monotonic()
+                self._print(f"epoch {event.epoch} step {event.step}/{event.steps_per_epoch} "
+                            f"loss {event.train_loss:.3f} {event.tokens_per_s:,.0f} tok/s {event.fraction:.0%}")
+        elif isinstance(event, EpochEnd):
+            mark = " *" if event.improved else ""
+            self._print(f"epoch {event.epoch}: train loss {event.train_loss:.3f}, validation perplexity "
+                        f"{event.valid_ppl:.2f}, lr {event.lr:.2g}, {event.elapsed:.0f} s{mark}")
+        elif isinstance(event, Notice):
+            self._print(event.message)
+
+    def _print(self, line: str) -> None:
+        if self.progress is not None:
+            self.progress.console.print(line, highlight=False, markup=False)
+        else:
+            print(line, file=self.stream, flush=True)
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
