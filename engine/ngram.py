@@ -43,7 +43,7 @@ that literal history (no implicit <eos>), so `prob([], w)` is P_1(w).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from typing import TYPE_CHECKING, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -51,9 +51,12 @@ import torch
 from engine.errors import ConfigError, CorpusError
 from engine.vocab import EOS_ID, Vocab
 
+if TYPE_CHECKING:
+    from engine.corpus import Corpus
+
 MAX_ORDER = 9
 FALLBACK_DISCOUNT = 0.75
-CHUNK_ROWS = 512  # rows per log_prob_chunks chunk: ~25 MB of float64 for a 12k vocabulary
+CHUNK_ROWS = 512  # rows per log_prob_chunks chunk: ~25 MB of float32 for a 12k vocabulary
 
 State = tuple[int, ...]
 
@@ -114,7 +117,7 @@ class NGramLM:
         return cls(vocab, order, unigram, levels, discounts)
 
     @classmethod
-    def from_corpus(cls, corpus, order: int = 3) -> "NGramLM":
+    def from_corpus(cls, corpus: "Corpus", order: int = 3) -> "NGramLM":
         """Fit on a `Corpus`'s training ids with its vocabulary."""
         return cls.fit(corpus.train_ids, corpus.vocab, order)
 
@@ -161,8 +164,9 @@ class NGramLM:
     # ---- internals --------------------------------------------------------------------------
 
     def _history(self, tokens: State) -> State:
+        """The last n-1 ids: all a model of this order ever looks at."""
         m = self.order - 1
-        return tokens[len(tokens) - m :] if m and len(tokens) > m else (tokens if m else ())
+        return tokens[-m:] if m else ()
 
     def _probs(self, histories: Sequence[State]) -> np.ndarray:
         """float32 [t, V]: one distribution per history, vectorised over the rows.
