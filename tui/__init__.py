@@ -1,0 +1,1 @@
+"""The nextword-tui terminal app (Textual) and its command line."""

@@ -1,0 +1,124 @@
+"""The training pane: progress with ETA, the latest numbers, a live loss curve, and a log of
+epochs (with what the model now predicts), notices and errors."""
+
+from __future__ import annotations
+
+import math
+
+from rich.markup import escape
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import ProgressBar, RichLog, Static
+from textual_plotext import PlotextPlot
+
+from tui.widgets.picker import CELL_NAMES
+
+
+def format_duration(seconds: float | None) -> str:
+    """62.4 -> '1:02'; None -> '?'."""
+    if seconds is None:
+        return "?"
+    seconds = max(0, int(round(seconds)))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02}:{secs:02}" if hours else f"{minutes}:{secs:02}"
+
+
+class TrainingLog(Vertical):
+    """Shows a training run. The app feeds it engine events (as plain objects); it keeps only
+    what it draws: the loss points of the current run."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._train_points: list[tuple[float, float]] = []
+        self._valid_points: list[tuple[float, float]] = []
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="train-progress-row"):
+            yield ProgressBar(total=1.0, show_eta=False, id="train-progress")
+            yield Static("", id="train-eta")
+        yield Static("Not training. ctrl+t trains the selected model on the editor text.", id="train-stats")
+        yield PlotextPlot(id="loss-plot")
+        yield RichLog(id="train-log", wrap=True, markup=True, max_lines=1000, auto_scroll=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#loss-plot", PlotextPlot).plt.title("loss")
+        self._draw_plot()
+
+    @property
+    def log_view(self) -> RichLog:
+        return self.query_one("#train-log", RichLog)
+
+    def write(self, line: str) -> None:
+        self.log_view.write(line)
+
+    def start(self, cell: str, summary: str) -> None:
+        """A new run: clear the curve and say what is being trained."""
+        self._train_points.clear()
+        self._valid_points.clear()
+        self._draw_plot()
+        self.query_one("#train-progress", ProgressBar).update(total=1.0, progress=0.0)
+        self.query_one("#train-eta", Static).update("starting…")
+        self.query_one("#train-stats", Static).update(f"Training {CELL_NAMES[cell]}…")
+        self.write(f"[b]Training {CELL_NAMES[cell]}[/b]: {summary}")
+
+    def show_progress(self, p) -> None:
+        """A `engine.train.Progress` event."""
+        self.query_one("#train-progress", ProgressBar).update(progress=p.fraction)
+        self.query_one("#train-eta", Static).update(
+            f"ETA {format_duration(p.eta)} · epoch {p.epoch}/{p.epochs} · step {p.step}/{p.steps_per_epoch}"
+        )
+        valid = f" · val ppl {self._valid_ppl:,.1f}" if self._valid_points else ""
+        self.query_one("#train-stats", Static).update(
+            f"loss {p.train_loss:.3f}{valid} · {p.tokens_per_s:,.0f} tok/s · lr {p.lr:.2g} · {format_duration(p.elapsed)}"
+        )
+        x = (p.epoch - 1) + p.step / max(1, p.steps_per_epoch)
+        self._train_points.append((x, p.train_loss))
+        self._draw_plot()
+
+    @property
+    def _valid_ppl(self) -> float:
+        return math.exp(min(self._valid_points[-1][1], 50.0))
+
+    def show_epoch(self, e, samples: list[tuple[str, str]]) -> None:
+        """An `engine.train.EpochEnd` event, with (prompt, continuation) pairs from the new weights."""
+        self._valid_points.append((float(e.epoch), e.valid_loss))
+        self._draw_plot()
+        star = " [green]★ best[/green]" if e.improved else ""
+        self.write(
+            f"epoch {e.epoch}: train loss {e.train_loss:.3f} · val ppl {e.valid_ppl:,.1f} · "
+            f"lr {e.lr:.2g} · {format_duration(e.elapsed)}{star}"
+        )
+        for prompt, continuation in samples:
+            self.write(f"  [dim]{_escape(prompt)}[/dim] → {_escape(continuation) or '…'}")
+
+    def show_notice(self, message: str) -> None:
+        self.write(f"[yellow]note:[/yellow] {_escape(message)}")
+
+    def finish(self, message: str, fraction: float | None = 1.0) -> None:
+        if fraction is not None:
+            self.query_one("#train-progress", ProgressBar).update(progress=fraction)
+        self.query_one("#train-eta", Static).update("done")
+        self.write(f"[b]{_escape(message)}[/b]")
+
+    def fail(self, message: str) -> None:
+        self.query_one("#train-eta", Static).update("failed")
+        self.query_one("#train-stats", Static).update("Training failed: see below. Your text is safe.")
+        self.write(f"[red][b]error:[/b] {_escape(message)}[/red]")
+
+    def _draw_plot(self) -> None:
+        plot = self.query_one("#loss-plot", PlotextPlot)
+        plt = plot.plt
+        plt.clear_data()
+        if self._train_points:
+            xs, ys = zip(*self._train_points)
+            plt.plot(xs, ys, label="train", marker="braille")
+        if self._valid_points:
+            xs, ys = zip(*self._valid_points)
+            plt.plot(xs, ys, label="valid", marker="dot")
+        plot.refresh()
+
+
+def _escape(text: str) -> str:
+    """User text inside Rich markup: a '[' in the corpus must not be read as a tag."""
+    return escape(text)
