@@ -1,0 +1,155 @@
+"""engine/model.py: ModelConfig validation and sizes, the memory check, WordRNN.forward and step()."""
+
+import math
+
+import pytest
+import torch
+
+from engine.errors import ConfigError
+from engine.model import CELLS, MAX_PARAMS, ModelConfig, WordRNN, check_fits
+
+
+def real_param_count(model: WordRNN) -> int:
+    return sum(p.numel() for p in model.parameters())  # parameters() lists a tied weight once
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize(
+    "shape",
+    [
+        {"emb": 8, "hidden": 8, "layers": 1, "tied": True},
+        {"emb": 8, "hidden": 8, "layers": 3, "tied": True},
+        {"emb": 6, "hidden": 10, "layers": 1, "tied": False},
+        {"emb": 6, "hidden": 10, "layers": 2, "tied": False},
+        {"emb": 12, "hidden": 5, "layers": 3, "tied": False},
+    ],
+)
+def test_param_count_equals_the_real_count(cell, shape):
+    config = ModelConfig(cell=cell, vocab_size=17, dropout=0.0, **shape)
+    assert config.param_count() == real_param_count(WordRNN(config))
+
+
+def test_param_count_by_hand():
+    # LSTM, vocab 10, emb = hidden = 4, one layer, tied:
+    # embedding 10*4 = 40; LSTM 4 gates * 4 * (4 + 4) + 2 biases * 4 * 4 = 128 + 32 = 160;
+    # decoder bias 10 (its weight is the embedding): 40 + 160 + 10 = 210
+    assert ModelConfig(cell="lstm", vocab_size=10, emb=4, hidden=4, tied=True).param_count() == 210
+    # untied adds the decoder weight 10*4
+    assert ModelConfig(cell="lstm", vocab_size=10, emb=4, hidden=4, tied=False).param_count() == 250
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"hidden": 0, "tied": False},
+        {"hidden": -1, "tied": False},
+        {"hidden": 10**9, "tied": False},
+        {"emb": 10**9, "hidden": 10**9},
+        {"emb": 0, "hidden": 0},
+        {"emb": -5, "hidden": -5},
+        {"layers": 0},
+        {"layers": 9},
+        {"layers": 10**6},
+        {"vocab_size": 2},
+        {"vocab_size": 10**12},
+        {"dropout": 1.0},
+        {"dropout": 1.5},
+        {"dropout": -0.1},
+        {"dropout": math.nan},
+        {"dropout": True},
+        {"cell": "transformer"},
+        {"cell": "LSTM"},
+        {"emb": 16, "hidden": 32, "tied": True},
+        {"hidden": 16.0, "emb": 16.0},
+        {"hidden": True, "tied": False},
+        {"tied": "yes"},
+        # every single limit is fine, but together: 2M * 8192 embedding alone is 16e9 parameters
+        {"vocab_size": 2_000_000, "emb": 8192, "hidden": 8192},
+    ],
+)
+def test_absurd_settings_are_refused_before_allocation(settings, monkeypatch):
+    config = ModelConfig(**{"vocab_size": 50, "emb": 16, "hidden": 16, **settings})
+    with pytest.raises(ConfigError):
+        config.validate()
+
+    def no_allocation(*args, **kwargs):
+        raise AssertionError("a layer was allocated before the settings were checked")
+
+    monkeypatch.setattr(torch.nn.Embedding, "__init__", no_allocation)
+    with pytest.raises(ConfigError):
+        WordRNN(config)
+
+
+def test_too_many_parameters_message_names_the_count():
+    config = ModelConfig(vocab_size=2_000_000, emb=512, hidden=512)
+    assert config.param_count() > MAX_PARAMS
+    with pytest.raises(ConfigError) as err:
+        config.validate()
+    assert f"{config.param_count():,}" in str(err.value)
+
+
+def test_sensible_settings_are_accepted():
+    ModelConfig(cell="gru", vocab_size=20_000, emb=256, hidden=256, layers=2, dropout=0.3).validate()
+    ModelConfig(cell="rnn", vocab_size=3, emb=1, hidden=1, dropout=0.0).validate()
+
+
+def test_check_fits_refuses_a_model_too_big_for_this_machine():
+    config = ModelConfig(vocab_size=1_000_000, emb=64, hidden=64)
+    config.validate()  # fine as a model ...
+    with pytest.raises(ConfigError) as err:
+        check_fits(config, batch_size=4096, bptt=2048)  # ... but its activations would need ~100 TB
+    assert "memory" in str(err.value)
+    check_fits(ModelConfig(vocab_size=100, emb=16, hidden=16), batch_size=20, bptt=35)
+
+
+def test_check_fits_compares_with_half_the_machine_memory(monkeypatch):
+    import engine.model
+
+    config = ModelConfig(vocab_size=10_000, emb=64, hidden=64)
+    need = config.training_bytes(20, 35)
+    monkeypatch.setattr(engine.model, "available_memory", lambda: 2 * need + 2)
+    check_fits(config, 20, 35)
+    monkeypatch.setattr(engine.model, "available_memory", lambda: 2 * need - 2)
+    with pytest.raises(ConfigError):
+        check_fits(config, 20, 35)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_forward_shapes(cell):
+    config = ModelConfig(cell=cell, vocab_size=11, emb=6, hidden=6, layers=2)
+    model = WordRNN(config)
+    logits, hidden = model(torch.zeros(5, 3, dtype=torch.long), model.init_hidden(3))
+    assert logits.shape == (5, 3, 11)
+    hs = hidden if isinstance(hidden, tuple) else (hidden,)
+    assert len(hs) == (2 if cell == "lstm" else 1)
+    assert all(h.shape == (2, 3, 6) for h in hs)
+
+
+def test_tied_weights_are_shared():
+    model = WordRNN(ModelConfig(vocab_size=11, emb=6, hidden=6, tied=True))
+    assert model.decoder.weight is model.embed.weight
+    untied = WordRNN(ModelConfig(vocab_size=11, emb=6, hidden=6, tied=False))
+    assert untied.decoder.weight is not untied.embed.weight
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("tied, layers", [(True, 1), (False, 2), (True, 3)])
+def test_step_gives_the_same_logits_as_the_batched_forward(cell, tied, layers):
+    torch.manual_seed(1)
+    config = ModelConfig(cell=cell, vocab_size=13, emb=8, hidden=8 if tied else 10, layers=layers, tied=tied, dropout=0.5)
+    model = WordRNN(config).eval()  # eval: dropout (0.5 here) must be off in both paths
+    with torch.no_grad():  # make the recurrent weights large enough for the test to notice mistakes
+        for name, p in model.rnn.named_parameters():
+            p.uniform_(-0.8, 0.8)
+    ids = torch.tensor([1, 5, 2, 12, 7, 7, 3, 0, 9])
+    with torch.no_grad():
+        batched, final = model(ids.unsqueeze(1), model.init_hidden(1))
+    hidden = model.init_hidden(1)
+    for t, token in enumerate(ids.tolist()):
+        logits, hidden = model.step(token, hidden)
+        assert logits.shape == (13,)
+        torch.testing.assert_close(logits, batched[t, 0], rtol=1e-5, atol=1e-5)
+    for a, b in zip(hidden if isinstance(hidden, tuple) else (hidden,), final if isinstance(final, tuple) else (final,)):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+    # and the state really carries information: the logits differ between time steps
+    assert not torch.allclose(batched[-1, 0], batched[-2, 0])

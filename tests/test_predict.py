@@ -1,0 +1,240 @@
+"""engine/predict.py: next words and completions, the cached state, and continue_text."""
+
+import numpy as np
+import pytest
+import torch
+
+from engine.predict import Predictor, Suggestion, detokenize
+from engine.tokenizer import context_tokens, split_partial
+
+WORDS = ["the", "cat", "can't", "cap", "sat", "on", "mat", "London", "I", "."]
+
+
+@pytest.fixture
+def lm(table_lm):
+    """A bigram table where <unk> and <eos> are the likeliest tokens at the start of a line."""
+    return table_lm(
+        WORDS,
+        {
+            "<eos>": {"<unk>": 0.3, "<eos>": 0.2, "the": 0.25, "cat": 0.1, "sat": 0.05, "on": 0.04, "mat": 0.03,
+                      "London": 0.02, "I": 0.01},
+            "the": {"cat": 0.3, "mat": 0.2, "can't": 0.15, "<unk>": 0.1, "London": 0.08, "cap": 0.05,
+                    "<eos>": 0.05, "the": 0.03, "sat": 0.02, "on": 0.01, "I": 0.01},
+            "cat": {"sat": 0.6, ".": 0.3, "<eos>": 0.1},
+            "sat": {"on": 0.7, ".": 0.2, "<eos>": 0.1},
+            "on": {"the": 0.9, "<eos>": 0.1},
+            "mat": {".": 0.8, "<eos>": 0.2},
+            ".": {"<eos>": 0.95, "the": 0.05},
+        },
+    )
+
+
+def words(suggestions: list[Suggestion]) -> list[str]:
+    return [s.word for s in suggestions]
+
+
+# -- next words ----------------------------------------------------------------------------------------
+
+
+def test_next_words_after_a_space_never_offer_unk_or_eos(lm):
+    predictor = Predictor(lm)
+    got = predictor.suggest("", k=3)
+    assert words(got) == ["the", "cat", "sat"]  # not <unk> (0.3) or <eos> (0.2)
+    assert [s.prob for s in got] == pytest.approx([0.25, 0.1, 0.05])
+    assert [s.remainder for s in got] == ["the", "cat", "sat"]
+    assert words(predictor.suggest("the ", k=4)) == ["cat", "mat", "can't", "London"]
+
+
+def test_all_words_sorted_when_k_exceeds_the_vocabulary(lm):
+    got = Predictor(lm).suggest("the ", k=1000)
+    assert len(got) == len(WORDS)
+    assert set(words(got)) == set(WORDS)
+    probs = [s.prob for s in got]
+    assert probs == sorted(probs, reverse=True)
+    assert sum(probs) == pytest.approx(1 - 0.1 - 0.05)  # everything but <unk> and <eos>
+
+
+def test_k_zero_gives_nothing(lm):
+    assert Predictor(lm).suggest("the ", k=0) == []
+    assert Predictor(lm).suggest("the ca", k=0) == []
+
+
+def test_context_is_case_insensitive_and_display_forms_are_shown(lm):
+    predictor = Predictor(lm)
+    assert predictor.suggest("THE ", k=5) == predictor.suggest("the ", k=5)
+    assert "London" in words(predictor.suggest("the ", k=5))
+    assert "I" in words(predictor.suggest("", k=100))
+
+
+def test_after_punctuation_next_words_are_offered(lm):
+    predictor = Predictor(lm)
+    assert words(predictor.suggest("the cat sat on the mat.", k=1)) == ["the"]  # after "." comes "the"
+    assert words(predictor.suggest("the cat sat on the mat.\n", k=1)) == ["the"]  # a new line: the start row
+
+
+# -- completions ------------------------------------------------------------------------------------
+
+
+def test_completions_inside_a_word(lm):
+    got = Predictor(lm).suggest("the ca", k=5)
+    assert words(got) == ["cat", "can't", "cap"]
+    assert [s.remainder for s in got] == ["t", "n't", "p"]
+    assert [s.prob for s in got] == pytest.approx([0.3, 0.15, 0.05])
+
+
+@pytest.mark.parametrize(
+    "typed, word, remainder",
+    [
+        ("the CA", "CAt", "t"),  # the typed part keeps the user's casing
+        ("the Ca", "Cat", "t"),
+        ("the lo", "london", "ndon"),
+        ("the Lo", "London", "ndon"),
+        ("the LON", "LONdon", "don"),
+        ("the can’", "can’t", "t"),  # typographic apostrophe typed, plain one in the vocabulary
+    ],
+)
+def test_completions_keep_the_typed_casing(lm, typed, word, remainder):
+    best = Predictor(lm).suggest(typed, k=1)[0]
+    assert (best.word, best.remainder) == (word, remainder)
+    assert typed.endswith(best.word[: -len(best.remainder)])
+
+
+def test_completion_of_a_whole_word_and_of_nothing(lm):
+    predictor = Predictor(lm)
+    assert [(s.word, s.remainder) for s in predictor.suggest("the cat", k=5)] == [("cat", "")]
+    assert predictor.suggest("the zebr", k=5) == []
+
+
+def test_specials_are_never_suggested_for_any_prefix(lm):
+    predictor = Predictor(lm)
+    for text in ["", "the ", "the cat ", "x ", "<", "<u", "<e", "u", "e", "the <unk", "<eos"]:
+        for s in predictor.suggest(text, k=50):
+            assert s.word not in ("<unk>", "<eos>") and "<" not in s.word
+
+
+def test_typing_inside_a_word_costs_no_model_step(lm):
+    predictor = Predictor(lm)
+    text = "the cat sat"
+    for end in range(len(text) + 1):
+        predictor.suggest(text[:end])
+    assert lm.advances == 2  # one step when "the " ended and one when "cat " ended
+    predictor.suggest("the cat s")  # backspacing inside the word: still cached
+    predictor.suggest("the cat ")
+    assert lm.advances == 2
+
+
+# -- the cache equals a fresh start ------------------------------------------------------------------
+
+
+def edits() -> list[str]:
+    """The texts an editor passes while someone types, backspaces, pastes and breaks lines."""
+    texts = []
+    typed = "the cat sat on the mat ."
+    texts += [typed[:i] for i in range(len(typed) + 1)]
+    text = typed + "\nAlice has a dog"
+    texts += [text[: len(typed) + i] for i in range(1, len(text) - len(typed) + 1)]
+    texts += [text[:-i] for i in range(1, 6)]  # backspace five times
+    text = text[:-5] + " cat and Bob has a dog .\nthe dog ran to "  # paste
+    texts.append(text)
+    texts += [text + "Bo", text + "Bob", text + "Bob ", text + "Bob zebra ", text + "Bob zebra\n\n", text + "Bob zebra\n\nthe"]
+    texts += ["", "the dog sat\r\non the log\r\n", "the dog sat\r\non the ", "  \t the  cat   "]
+    texts.append(texts[40].replace("cat", "dog", 1))  # an edit early in the text
+    texts += ["THE CAT SAW", "The Cat Saw ", "Alice,", "Alice, Bob", "(a", "a well-known", "don't "]
+    return texts
+
+
+def test_cached_state_gives_the_same_probabilities_as_a_fresh_predictor(run):
+    lm = run.trained.language_model()
+    size = len(lm.vocab)
+    cached = Predictor(lm)
+    for text in edits():
+        got = cached.suggest(text, k=size)
+        expected = Predictor(lm).suggest(text, k=size)
+        assert words(got) == words(expected), text
+        assert [s.remainder for s in got] == [s.remainder for s in expected], text
+        np.testing.assert_allclose([s.prob for s in got], [s.prob for s in expected], rtol=1e-6, atol=1e-9, err_msg=text)
+
+
+def test_predictor_probabilities_match_the_batched_model(run):
+    """Next-word probabilities equal those of one batched forward pass over the whole context."""
+    lm = run.trained.language_model()
+    vocab = lm.vocab
+    predictor = Predictor(lm)
+    for text in ["", "the cat ", "the cat sat on the mat .\nAlice has a ", "Bob zebra saw the "]:
+        context, partial = split_partial(text)
+        assert partial == ""
+        ids = vocab.encode(context_tokens(context)) + [0]  # the last row predicts what follows the context
+        log_probs = torch.cat(list(lm.log_prob_chunks(torch.tensor(ids))))[-1]
+        expected = log_probs.exp().numpy()
+        for s in predictor.suggest(text, k=len(vocab)):
+            assert s.prob == pytest.approx(float(expected[vocab.id(s.word)]), abs=1e-5)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="engine/predict.py Predictor._state_for_ids: when more than max_context (256) NEW tokens arrive "
+    "at once it reads only their tail, but text typed a word at a time is read in full, so the same text "
+    "gets different suggestions depending on whether it was typed or pasted",
+)
+def test_long_text_gives_the_same_suggestions_typed_or_pasted(runs):
+    lm = runs["gru"].trained.language_model()
+    text = "the cat sat on the mat . the dog ran to the garden . Alice saw the dog on the log . the "
+    typed = Predictor(lm, max_context=8)  # 8 stands for the default 256, to keep the test small
+    for end in range(len(text) + 1):
+        typed.suggest(text[:end])
+    pasted = Predictor(lm, max_context=8)
+    a = typed.suggest(text, k=len(lm.vocab))
+    b = pasted.suggest(text, k=len(lm.vocab))
+    np.testing.assert_allclose([s.prob for s in a], [s.prob for s in b], rtol=1e-6)
+
+
+# -- continue_text -----------------------------------------------------------------------------------------
+
+
+def test_continue_text_stops_at_the_end_of_the_sentence(lm):
+    predictor = Predictor(lm)
+    # with top_k=1 the chain is deterministic: on -> the -> cat -> sat -> on ... until n_words,
+    # and "mat" -> "." -> <eos> ends the line
+    assert predictor.continue_text("the cat sat on the mat", n_words=10, top_k=1) == "."
+    assert predictor.continue_text("I sat on the mat ", n_words=10, top_k=1) == "."
+    assert predictor.continue_text("the cat ", n_words=3, top_k=1) == "sat on the"
+    assert predictor.continue_text("the cat ", n_words=6, top_k=1) == "sat on the cat sat on"
+
+
+def test_continue_text_joins_tokens_like_written_text(table_lm):
+    lm = table_lm(["hello", ",", "world", "!"], {
+        "<eos>": {"hello": 1.0}, "hello": {",": 1.0}, ",": {"world": 1.0}, "world": {"!": 1.0}, "!": {"<eos>": 1.0},
+    })
+    result = Predictor(lm).continue_text("", n_words=10, top_k=1)
+    assert isinstance(result, str)
+    assert result == "hello, world!"
+
+
+def test_continue_text_never_writes_unk(table_lm):
+    lm = table_lm(["a"], {"<eos>": {"<unk>": 0.99, "a": 0.01}, "a": {"<unk>": 0.9, "a": 0.05, "<eos>": 0.05}})
+    for seed in range(5):
+        result = Predictor(lm).continue_text("", n_words=5, seed=seed)
+        assert "<unk>" not in result and set(result.split()) <= {"a"}
+
+
+def test_continue_text_with_a_trained_model(run):
+    predictor = Predictor(run.trained.language_model())
+    result = predictor.continue_text("the cat sat on the ", n_words=8, seed=0)
+    assert isinstance(result, str) and result
+    assert "\n" not in result and "<eos>" not in result and "<unk>" not in result
+    assert len(result.split()) <= 8
+    assert predictor.continue_text("the cat ", n_words=8, seed=3) == predictor.continue_text("the cat ", n_words=8, seed=3)
+
+
+@pytest.mark.parametrize("temperature", [0.0, 1e-3, 0.01])
+def test_continue_text_at_temperature_zero_is_greedy(lm, temperature):
+    # After "the", "cat" (0.3) is the likeliest word; greedy sampling must pick it. (Until the fix in
+    # engine/predict.py, probs ** (1 / 0.001) underflowed to 0/0 here: "Probabilities contain NaN".)
+    assert Predictor(lm).continue_text("the ", n_words=1, temperature=temperature) == "cat"
+
+
+def test_detokenize():
+    assert detokenize(["Hello", ",", "world", "!"]) == "Hello, world!"
+    assert detokenize(["(", "a", ")", "b", "."]) == "(a) b."
+    assert detokenize(["a", "<eos>", "b"]) == "a\nb"
+    assert detokenize([]) == ""
