@@ -34,6 +34,7 @@ from tui.widgets.training_log import TrainingLog
 
 NEURAL_CELLS = ("rnn", "lstm", "gru")
 MIN_SIZE = (64, 20)  # below this the panes cannot be used; say so instead of drawing them
+SHORT_HEIGHT = 28  # below this the picker folds its settings away until it has focus
 TOO_SMALL = "Terminal too small.\nnextword-tui needs at least {}x{}; this one is {}x{}.\nEnlarge it, or press ctrl+q to quit."
 HELP = {
     "help": "Show this help",
@@ -54,7 +55,7 @@ HELP = {
 PANE_KEYS = [
     ("tab", "Typing box: accept the top suggestion (elsewhere: next field)"),
     ("→", "Typing box: accept the ghost text"),
-    ("alt+1 … alt+5", "Typing box: accept suggestion 1 to 5"),
+    ("alt+1 … alt+5", "Typing box: accept suggestion 1 to 5 (so ¡ ™ £ ¢ ∞, which many terminals send for them, cannot be typed there)"),
     ("↑ ↓ enter", "Model picker: choose a model"),
     ("ctrl+z / ctrl+y", "Editor: undo / redo"),
     ("ctrl+p", "Command palette: every action by name"),
@@ -69,6 +70,12 @@ def ngram_available() -> bool:
     spec = importlib.util.find_spec("engine")
     locations = spec.submodule_search_locations if spec else None
     return bool(locations) and any((Path(p) / "ngram.py").is_file() for p in locations)
+
+
+# The footer shows these as one item each ("f2f3f4f5 Model"), so that it fits in 80 columns.
+MODELS = Binding.Group("Model", compact=True)
+FILES = Binding.Group("File", compact=True)
+PANES_GROUP = Binding.Group("Pane", compact=True)
 
 
 class FileLoaded(Message):
@@ -87,18 +94,18 @@ class NextwordApp(App[None]):
     # Priority: the editor's TextArea has its own meaning for some keys (F6, F7); the app's win.
     BINDINGS = [
         Binding("f1", "help", "Help", priority=True),
-        Binding("f2", "select_cell('rnn')", "RNN", priority=True),
-        Binding("f3", "select_cell('lstm')", "LSTM", priority=True),
-        Binding("f4", "select_cell('gru')", "GRU", priority=True),
-        Binding("f5", "select_cell('ngram')", "n-gram", priority=True),
+        Binding("f2", "select_cell('rnn')", "RNN", priority=True, group=MODELS),
+        Binding("f3", "select_cell('lstm')", "LSTM", priority=True, group=MODELS),
+        Binding("f4", "select_cell('gru')", "GRU", priority=True, group=MODELS),
+        Binding("f5", "select_cell('ngram')", "n-gram", priority=True, group=MODELS),
         Binding("ctrl+t", "toggle_training", "Train", priority=True),
         Binding("escape", "stop_training", "Stop"),
-        Binding("ctrl+o", "open", "Open", priority=True),
-        Binding("ctrl+s", "save", "Save", priority=True),
-        Binding("f6", "focus_pane('editor')", "Editor", priority=True),
-        Binding("f7", "focus_pane('picker')", "Model", priority=True),
-        Binding("f8", "focus_pane('log')", "Log", priority=True),
-        Binding("f9", "focus_pane('typing')", "Type", priority=True),
+        Binding("ctrl+o", "open", "Open", priority=True, group=FILES),
+        Binding("ctrl+s", "save", "Save", priority=True, group=FILES),
+        Binding("f6", "focus_pane('editor')", "Editor", priority=True, group=PANES_GROUP),
+        Binding("f7", "focus_pane('picker')", "Model", priority=True, group=PANES_GROUP),
+        Binding("f8", "focus_pane('log')", "Log", priority=True, group=PANES_GROUP),
+        Binding("f9", "focus_pane('typing')", "Type", priority=True, group=PANES_GROUP),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
 
@@ -131,7 +138,7 @@ class NextwordApp(App[None]):
                 yield ModelPicker(self.cells, id="picker")
                 yield TrainingLog(id="training")
         yield Static("", id="too-small")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#editor").border_subtitle = "F6"
@@ -144,6 +151,11 @@ class NextwordApp(App[None]):
         self._check_size()
         self._show_active_model()
         self._install_signal_handlers()
+        # Everything else waits for the first frame: importing the engine loads torch (~1 s of
+        # CPU), and even wrapping the 1,500 lines of the sample takes a noticeable 0.1 s.
+        self.call_after_refresh(self._start)
+
+    def _start(self) -> None:
         self._pending_recovery = self.autosave.recoverable()
         path = self.requested_path or self.last_file.get()
         if path:
@@ -151,8 +163,7 @@ class NextwordApp(App[None]):
         else:
             self.editor_pane.load(sample_text(), None)
             self._offer_recovery()
-        # Only after the first frame is on screen: importing the engine loads torch (~1 s).
-        self.call_after_refresh(self._load_engine)
+        self._load_engine()
 
     @property
     def editor_pane(self) -> CorpusEditor:
@@ -171,12 +182,14 @@ class NextwordApp(App[None]):
         return self.query_one(Autocomplete)
 
     def on_resize(self, event: events.Resize) -> None:
-        self._check_size()
+        self._check_size(event.size)
 
-    def _check_size(self) -> None:
-        width, height = self.size
+    def _check_size(self, size=None) -> None:
+        width, height = size or self.size
         small = width < MIN_SIZE[0] or height < MIN_SIZE[1]
-        self.screen.set_class(small, "-too-small")
+        main = self._main_screen  # not a dialog that happens to be on top
+        main.set_class(small, "-too-small")
+        main.set_class(height < SHORT_HEIGHT, "-short")
         if small:
             self.query_one("#too-small", Static).update(TOO_SMALL.format(*MIN_SIZE, width, height))
 
@@ -288,6 +301,7 @@ class NextwordApp(App[None]):
                 shown[cell] = CellModel("training", {}, True, live)
         self.picker_pane.set_models(shown)
         self._ensure_loaded(self.picker_pane.cell, chosen)
+        self._show_active_model()
 
     def _ensure_loaded(self, cell: str, chosen: dict) -> None:
         key = self._predictors.get(cell, (None,))[0]
@@ -348,15 +362,16 @@ class NextwordApp(App[None]):
             source = "built from the editor text"
         else:
             source = Path(key).name
-        detail = format_metrics(metrics)
-        self.typing_pane.set_predictor(predictor, f"{name} · {source}" + (f" · {detail}" if detail else ""))
+        ppl = metrics.get("valid_ppl")
+        detail = f" · ppl {ppl:,.1f}" if isinstance(ppl, (int, float)) else ""
+        self.typing_pane.set_predictor(predictor, f"{name} · {source}{detail}")
 
     def action_select_cell(self, cell: str) -> None:
         if cell in self.cells:
             self.picker_pane.cell = cell
 
     def on_model_picker_cell_selected(self, message: ModelPicker.CellSelected) -> None:
-        self._show_active_model()
+        self._show_active_model()  # at once, even before the engine is loaded
         self._refresh_models()
 
     @on(Input.Changed, "#set-order")
@@ -505,7 +520,7 @@ class NextwordApp(App[None]):
 
     def on_training_done(self, message: jobs.TrainingDone) -> None:
         self._training_finished()
-        self.log_pane.finish(message.note, fraction=None if message.predictor is None else 1.0)
+        self.log_pane.finish(message.note)
         if message.predictor is not None:
             key = str(message.path) if message.path else "live"
             self._predictors[message.cell] = (key, message.predictor, message.metrics)

@@ -12,6 +12,7 @@ from textual.widgets import Button, Static
 class ConfirmQuitScreen(ModalScreen[str]):
     """Dismisses with "save", "discard" or "cancel"."""
 
+    AUTO_FOCUS = "#save"
     BINDINGS = [
         Binding("escape", "choose('cancel')", "Cancel"),
         Binding("s", "choose('save')", "Save", show=False),
@@ -30,9 +31,6 @@ class ConfirmQuitScreen(ModalScreen[str]):
                 yield Button("Save", id="save", variant="primary")
                 yield Button("Discard", id="discard", variant="error")
                 yield Button("Cancel", id="cancel")
-
-    def on_mount(self) -> None:
-        self.query_one("#save", Button).focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()

@@ -17,6 +17,7 @@ from textual.widgets import Button, DirectoryTree, Input, Static
 class PathScreen(ModalScreen[str | None]):
     """Dismisses with the chosen path, or None when cancelled."""
 
+    AUTO_FOCUS = "#path"
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, title: str, button: str, initial: str = "", start_dir: str | None = None,
@@ -38,9 +39,6 @@ class PathScreen(ModalScreen[str | None]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button(self.button_label, id="ok", variant="primary")
                 yield Button("Cancel", id="cancel")
-
-    def on_mount(self) -> None:
-        self.query_one("#path", Input).focus()
 
     def on_directory_tree_file_selected(self, event: DirectoryTree.FileSelected) -> None:
         event.stop()

@@ -15,6 +15,7 @@ from textual.widgets import Button, Static
 class RecoverScreen(ModalScreen[bool]):
     """Dismisses with True to recover the autosave, False to discard it."""
 
+    AUTO_FOCUS = "#recover"
     BINDINGS = [
         Binding("escape", "choose(False)", "Discard"),
         Binding("r", "choose(True)", "Recover", show=False),
@@ -37,9 +38,6 @@ class RecoverScreen(ModalScreen[bool]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Recover", id="recover", variant="primary")
                 yield Button("Discard", id="discard", variant="error")
-
-    def on_mount(self) -> None:
-        self.query_one("#recover", Button).focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()

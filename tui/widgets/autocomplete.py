@@ -14,6 +14,7 @@ from textual.suggester import Suggester, SuggestionReady
 from textual.widgets import Input, Static
 
 TOP_K = 5
+ALT_DIGIT_ALIASES = ("inverted_exclamation_mark", "trade_mark_sign", "pound_sign", "cent_sign", "infinity")
 # The engine's spacing rules (engine.predict), repeated so this module loads without torch.
 NO_SPACE_BEFORE = set(".,;:!?%)]}'’”…")
 NO_SPACE_AFTER = set("([{“‘$#")
@@ -52,12 +53,23 @@ class PredictorSuggester(Suggester):
         return self._source(value)
 
 
+class TypingInput(Input):
+    """An Input that leaves alt+1..alt+5 (in their one-character disguises) to its pane."""
+
+    def check_consume_key(self, key: str, character: str | None) -> bool:
+        return key not in ALT_DIGIT_ALIASES and super().check_consume_key(key, character)
+
+
 class Autocomplete(Vertical):
     """Types with the active model. The app hands it a Predictor (or None) with set_predictor."""
 
     BINDINGS = [
-        Binding("tab", "accept(0)", "Accept", show=True),
-        *(Binding(f"alt+{n}", f"accept({n - 1})", f"Accept #{n}", show=False) for n in range(1, TOP_K + 1)),
+        Binding("tab", "accept(0)", "Accept", show=False),  # shown in the pane's border instead
+        # Terminals with the kitty keyboard protocol report alt+1 as such; xterm-likes send ESC 1,
+        # which Textual (like macOS's Option+1) reads as "¡", and so on. TypingInput leaves those
+        # five characters to these (priority) bindings instead of typing them.
+        *(Binding(f"alt+{n},{alias}", f"accept({n - 1})", f"Accept #{n}", show=False, priority=True)
+          for n, alias in enumerate(ALT_DIGIT_ALIASES, start=1)),
     ]
 
     def __init__(self, **kwargs) -> None:
@@ -68,7 +80,7 @@ class Autocomplete(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static("", id="ac-model")
-        yield Input(placeholder="Type here…", id="typing",
+        yield TypingInput(placeholder="Type here…", id="typing",
                     suggester=PredictorSuggester(self.ghost_for))
         yield Static("", id="ac-list")
 
@@ -81,6 +93,9 @@ class Autocomplete(Vertical):
 
     def set_predictor(self, predictor, description: str, hint: str | None = None) -> None:
         """Use `predictor` (None: no model, show `hint`) and redo the current suggestions."""
+        if predictor is self.predictor and (predictor is not None or hint == self._no_model_hint):
+            self.query_one("#ac-model", Static).update(description)
+            return  # same model: keep the suggestions (and the predictor's cache) as they are
         self.predictor = predictor
         if hint:
             self._no_model_hint = hint

@@ -76,7 +76,7 @@ class CorpusEditor(Vertical):
         self._generation = 0  # so a slow stats count never overwrites a newer one
 
     def compose(self) -> ComposeResult:
-        yield TextArea(id="corpus-text", soft_wrap=False, show_line_numbers=False)
+        yield TextArea(id="corpus-text", soft_wrap=True, show_line_numbers=False)
         yield Static("counting…", id="corpus-status")
 
     @property
@@ -95,7 +95,8 @@ class CorpusEditor(Vertical):
         self.text_area.load_text(text)  # fires TextArea.Changed, which updates dirty and stats
         self.text_area.move_cursor((0, 0))
         self._update_dirty()
-        self._schedule_stats(delay=0)
+        self._stop_timer("_stats_timer")
+        self._count()
 
     def on_text_area_changed(self, event: TextArea.Changed) -> None:
         event.stop()
@@ -168,8 +169,8 @@ class CorpusEditor(Vertical):
 
     # --- status line ---------------------------------------------------------------------------
 
-    def _schedule_stats(self, delay: float = STATS_DELAY) -> None:
-        self._restart_timer("_stats_timer", delay, self._count)
+    def _schedule_stats(self) -> None:
+        self._restart_timer("_stats_timer", STATS_DELAY, self._count)
 
     def _count(self) -> None:
         self._generation += 1
@@ -186,7 +187,7 @@ class CorpusEditor(Vertical):
         self.stats = event.stats
         s = event.stats
         self.query_one("#corpus-status", Static).update(
-            f"{s.words:,} words · vocabulary {s.distinct:,} · {s.lines:,} lines"
+            f"{s.words:,} words · vocab {s.distinct:,} · {s.lines:,} lines"
         )
 
     # --- timers --------------------------------------------------------------------------------

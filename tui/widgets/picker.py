@@ -108,6 +108,8 @@ class ModelPicker(Vertical, can_focus=False):
                 yield RadioButton(self._cell_label(cell), value=cell == self.cell, id=f"cell-{cell}")
         yield Static("", id="cell-metrics")
         yield Grid(id="settings")
+        # On a short terminal the grid folds away until the pane has focus; this line stands in.
+        yield Static("", id="settings-summary")
         yield Static("", id="param-count")
 
     def on_mount(self) -> None:
@@ -195,8 +197,8 @@ class ModelPicker(Vertical, can_focus=False):
             self.query_one(f"#cell-{cell}", RadioButton).label = self._cell_label(cell)
         model = self._models.get(self.cell)
         if model is None:
-            hint = "built from the editor text" if self.cell == "ngram" else "ctrl+t trains it"
-            text = f"No {CELL_NAMES[self.cell]} model yet: {hint}."
+            hint = "built from the text" if self.cell == "ngram" else "ctrl+t trains one"
+            text = f"No {CELL_NAMES[self.cell]} yet ({hint})"
         else:
             where = "this text" if model.current_corpus else "another text"
             metrics = format_metrics(model.metrics) or "no metrics yet"
@@ -231,6 +233,7 @@ class ModelPicker(Vertical, can_focus=False):
             return None
         label.remove_class("-error")
         label.update(summary)
+        self.query_one("#settings-summary", Static).update(self._summary(settings))
         return settings
 
     def settings(self) -> Settings | None:
@@ -264,6 +267,15 @@ class ModelPicker(Vertical, can_focus=False):
             model["tied"] = model["emb"] == model["hidden"]
         return Settings(cell=self.cell, model=model, train=train)
 
+    @staticmethod
+    def _summary(settings: Settings) -> str:
+        if settings.cell == "ngram":
+            return f"order {settings.model['order']} · F7 edits"
+        m, t = settings.model, settings.train
+        budget = f" · {t['max_time']:g} s" if t.get("max_time") else ""
+        return (f"emb {m['emb']} · hidden {m['hidden']} · {m['layers']} layer"
+                f"{'s' if m['layers'] != 1 else ''} · {t['epochs']} epochs{budget} · F7 edits")
+
     def _check(self, settings: Settings) -> str:
         """Validate with the engine's own rules once it is loaded; return the summary line."""
         if self.cell == "ngram":
@@ -284,8 +296,8 @@ class ModelPicker(Vertical, can_focus=False):
             TrainConfig(**settings.train).validate()
         except NextwordError as exc:
             raise ValueError(str(exc)) from None
-        tied = ", tied" if config.tied else ""
-        return f"{format_count(config.param_count())} parameters (vocabulary ≈ {vocab:,}{tied})"
+        tied = " · tied" if config.tied else ""
+        return f"{format_count(config.param_count())} params · vocab ≈{vocab:,}{tied}"
 
 
 def format_count(n: int) -> str:

@@ -7,7 +7,7 @@ import math
 
 from rich.markup import escape
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
+from textual.containers import Vertical
 from textual.widgets import ProgressBar, RichLog, Static
 from textual_plotext import PlotextPlot
 
@@ -34,15 +34,19 @@ class TrainingLog(Vertical):
         self._valid_points: list[tuple[float, float]] = []
 
     def compose(self) -> ComposeResult:
-        with Horizontal(id="train-progress-row"):
-            yield ProgressBar(total=1.0, show_eta=False, id="train-progress")
-            yield Static("", id="train-eta")
+        yield ProgressBar(total=1.0, show_eta=False, id="train-progress")
+        yield Static("", id="train-eta")
         yield Static("Not training. ctrl+t trains the selected model on the editor text.", id="train-stats")
         yield PlotextPlot(id="loss-plot")
-        yield RichLog(id="train-log", wrap=True, markup=True, max_lines=1000, auto_scroll=True)
+        yield RichLog(id="train-log", wrap=True, markup=True, max_lines=1000, min_width=20)
 
     def on_mount(self) -> None:
-        self.query_one("#loss-plot", PlotextPlot).plt.title("loss")
+        # Every row counts in a small pane: no title or x axis, just the curve and its y range.
+        plt = self.query_one("#loss-plot", PlotextPlot).plt
+        plt.xfrequency(0)
+        plt.xaxes(False, False)
+        plt.yaxes(True, False)
+        plt.yfrequency(2)
         self._draw_plot()
 
     @property
@@ -66,11 +70,12 @@ class TrainingLog(Vertical):
         """A `engine.train.Progress` event."""
         self.query_one("#train-progress", ProgressBar).update(progress=p.fraction)
         self.query_one("#train-eta", Static).update(
-            f"ETA {format_duration(p.eta)} · epoch {p.epoch}/{p.epochs} · step {p.step}/{p.steps_per_epoch}"
+            f"epoch {p.epoch}/{p.epochs} · step {p.step}/{p.steps_per_epoch} · "
+            f"{format_duration(p.elapsed)} · ETA {format_duration(p.eta)}"
         )
         valid = f" · val ppl {self._valid_ppl:,.1f}" if self._valid_points else ""
         self.query_one("#train-stats", Static).update(
-            f"loss {p.train_loss:.3f}{valid} · {p.tokens_per_s:,.0f} tok/s · lr {p.lr:.2g} · {format_duration(p.elapsed)}"
+            f"loss {p.train_loss:.3f}{valid} · {p.tokens_per_s:,.0f} tok/s · lr {p.lr:.2g}"
         )
         x = (p.epoch - 1) + p.step / max(1, p.steps_per_epoch)
         self._train_points.append((x, p.train_loss))
@@ -95,10 +100,9 @@ class TrainingLog(Vertical):
     def show_notice(self, message: str) -> None:
         self.write(f"[yellow]note:[/yellow] {_escape(message)}")
 
-    def finish(self, message: str, fraction: float | None = 1.0) -> None:
-        if fraction is not None:
-            self.query_one("#train-progress", ProgressBar).update(progress=fraction)
-        self.query_one("#train-eta", Static).update("done")
+    def finish(self, message: str) -> None:
+        """The run is over (completed, stopped or out of time): `message` says which."""
+        self.query_one("#train-eta", Static).update("finished")
         self.write(f"[b]{_escape(message)}[/b]")
 
     def fail(self, message: str) -> None:
@@ -115,7 +119,7 @@ class TrainingLog(Vertical):
             plt.plot(xs, ys, label="train", marker="braille")
         if self._valid_points:
             xs, ys = zip(*self._valid_points)
-            plt.plot(xs, ys, label="valid", marker="dot")
+            plt.scatter(xs, ys, label="valid", marker="dot")
         plot.refresh()
 
 

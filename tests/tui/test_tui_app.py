@@ -1,0 +1,361 @@
+"""Pilot tests of the app as a person uses it: editing and files, switching and training models,
+typing with suggestions, quitting, recovery, help and a too-small terminal."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Callable
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import Input, RadioButton, Static
+
+from tui.app import NextwordApp
+from tui.files import AutosaveStore
+from tui.screens.confirm_quit import ConfirmQuitScreen
+from tui.screens.help import HelpScreen
+from tui.screens.open_file import PathScreen
+from tui.screens.recover import RecoverScreen
+
+TINY_CORPUS = "the cat sat on the mat\nthe dog sat on the log\nthe cat ate the fish\n"  # = conftest's file
+# Pilot waits for the app to be idle after each key, and a running training keeps it busy:
+# UI tests train tiny models (a whole run takes about a second even on a busy machine).
+TINY_SETTINGS = {"emb": "16", "hidden": "16", "epochs": "3", "max_time": "2", "batch_size": "4", "bptt": "8"}
+
+
+async def wait_for(pilot: Pilot, condition: Callable[[], object], timeout: float = 30.0) -> None:
+    """Let the app run until `condition()` is true (background threads report by messages)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {condition}")
+        await pilot.pause(0.05)
+
+
+async def ready(pilot: Pilot) -> None:
+    """Wait until the engine is loaded, the corpus counted and the settings on screen."""
+    app = pilot.app
+    await wait_for(pilot, lambda: app.engine_ready and app.fingerprint and app.picker_pane._settings_ready)
+    await pilot.pause()
+
+
+def use_tiny_settings(app: NextwordApp) -> None:
+    for name, value in TINY_SETTINGS.items():
+        app.query_one(f"#set-{name}", Input).value = value
+
+
+async def train_tiny(pilot: Pilot) -> None:
+    """Train the selected cell with tiny settings; wait until the model is saved and in use."""
+    app = pilot.app
+    use_tiny_settings(app)
+    await pilot.pause()
+    await pilot.press("ctrl+t")
+    await wait_for(pilot, lambda: app._training is None, timeout=60)
+    await wait_for(pilot, lambda: app.typing_pane.predictor is not None)
+
+
+def static_text(app: NextwordApp, selector: str) -> str:
+    return str(app.query_one(selector, Static).render())
+
+
+async def test_starts_with_sample_corpus_lstm_and_focus_on_typing() -> None:
+    app = NextwordApp(None)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        assert app.picker_pane.cell == "lstm"
+        assert app.focused is app.query_one("#typing", Input)
+        assert app.editor_pane.path is None and not app.editor_pane.dirty
+        assert "Good morning" in app.editor_pane.text  # tui/data/sample_corpus.txt
+        assert "words" in static_text(app, "#corpus-status")
+        assert "ctrl+t" in static_text(app, "#ac-list")  # says how to get a model
+        assert "params" in static_text(app, "#param-count")
+
+
+async def test_edit_save_and_open(corpus_file: Path, tmp_path: Path) -> None:
+    app = NextwordApp(str(corpus_file))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        editor = app.editor_pane
+        assert editor.text == TINY_CORPUS and not editor.dirty
+        await pilot.press("f6", "end", *"s too", "ctrl+s")  # typed at the end of line 1
+        await wait_for(pilot, lambda: not editor.dirty)
+        assert corpus_file.read_text(encoding="utf-8").startswith("the cat sat on the mats too\n")
+        assert "unsaved" not in str(editor.border_title)
+        assert sorted(p.name for p in corpus_file.parent.iterdir()) == ["corpus.txt"]  # no temp files
+
+        await pilot.press("x")
+        assert editor.dirty and "unsaved" in str(editor.border_title)
+
+        other = tmp_path / "other.txt"
+        other.write_text("a fresh corpus\n", encoding="utf-8")
+        await pilot.press("ctrl+o")
+        assert isinstance(app.screen, PathScreen)
+        app.screen.query_one("#path", Input).value = str(other)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: editor.path == str(other))
+        assert editor.text == "a fresh corpus\n" and not editor.dirty
+
+
+async def test_open_a_binary_file_shows_the_engine_error(tmp_path: Path) -> None:
+    picture = tmp_path / "picture.png"
+    picture.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100))
+    app = NextwordApp(None)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        before = app.editor_pane.text
+        await pilot.press("ctrl+o")
+        app.screen.query_one("#path", Input).value = str(picture)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app._notifications)
+        assert any("PNG image" in str(n.message) for n in app._notifications)
+        assert app.editor_pane.text == before
+
+
+async def test_failed_save_keeps_buffer_unsaved(corpus_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def disk_full(path, text):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("tui.widgets.editor.atomic_write_text", disk_full)
+    app = NextwordApp(str(corpus_file))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        await pilot.press("f6", "x", "ctrl+s")
+        assert app.editor_pane.dirty
+        assert any("No space left" in str(n.message) for n in app._notifications)
+        assert corpus_file.read_text(encoding="utf-8") == TINY_CORPUS
+
+
+async def test_save_as_for_a_new_buffer(tmp_path: Path) -> None:
+    app = NextwordApp(None)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        await pilot.press("f6", "x", "ctrl+s")
+        assert isinstance(app.screen, PathScreen)
+        target = tmp_path / "mine.txt"
+        app.screen.query_one("#path", Input).value = str(target)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: not app.editor_pane.dirty)
+        assert target.read_text(encoding="utf-8").startswith("x")
+        assert app.editor_pane.path == str(target)
+
+
+async def test_f2_f3_f4_switch_the_model() -> None:
+    app = NextwordApp(None)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        for key, cell, name in (("f2", "rnn", "RNN"), ("f4", "gru", "GRU"), ("f3", "lstm", "LSTM")):
+            await pilot.press(key)
+            assert app.picker_pane.cell == cell
+            assert app.query_one(f"#cell-{cell}", RadioButton).value
+            assert static_text(app, "#ac-model").startswith(name)
+        # From inside the editor too: the app's keys win over the TextArea's.
+        await pilot.press("f6", "f2")
+        assert app.picker_pane.cell == "rnn"
+        assert app.editor_pane.text_area.has_focus
+
+
+async def test_invalid_setting_is_shown_not_raised() -> None:
+    app = NextwordApp(None)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        app.query_one("#set-hidden", Input).value = "lots"
+        await pilot.pause()
+        assert "not a number" in static_text(app, "#param-count")
+        app.query_one("#set-hidden", Input).value = "0"
+        await pilot.pause()
+        assert "hidden must be" in static_text(app, "#param-count")
+        await pilot.press("ctrl+t")
+        assert app._training is None  # refused, with a notification
+        app.query_one("#set-hidden", Input).value = "128"  # emb 256: untied, not refused
+        await pilot.pause()
+        assert "params" in static_text(app, "#param-count")
+
+
+async def test_train_then_type_with_suggestions(corpus_file: Path, private_home: Path) -> None:
+    app = NextwordApp(str(corpus_file))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        await train_tiny(pilot)
+        log = "\n".join(line.text for line in app.query_one("#train-log").lines)
+        assert "epoch 1" in log and "the cat →" in log  # what the model predicts after each epoch
+        saved = list((private_home / "models").iterdir())
+        assert [p.name for p in saved] == [f"lstm-{app.fingerprint[:8]}"]
+        assert "ppl" in str(app.query_one("#cell-lstm", RadioButton).label)
+
+        typing = app.query_one("#typing", Input)
+        await pilot.press(*"The c")
+        await wait_for(pilot, lambda: "cat" in static_text(app, "#ac-list"))
+        assert typing._suggestion == "The cat"  # ghost text, in the user's casing
+        assert "<unk>" not in static_text(app, "#ac-list")
+        await pilot.press("tab")
+        assert typing.value == "The cat "
+
+        words = [s.word for s in app.typing_pane.suggestions(typing.value)]
+        await pilot.press("alt+2")
+        assert typing.value == f"The cat {words[1]} "
+        # xterm-like terminals send alt+3 as ESC 3, which Textual reads as "£".
+        words = [s.word for s in app.typing_pane.suggestions(typing.value)]
+        before = typing.value
+        await pilot.press("pound_sign")
+        assert typing.value.startswith(before.rstrip(" ")) and words[2] in typing.value and "£" not in typing.value
+
+
+async def test_models_from_an_earlier_session_are_offered(corpus_file: Path) -> None:
+    first = NextwordApp(str(corpus_file))
+    async with first.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        await pilot.press("f4")
+        await train_tiny(pilot)
+
+    second = NextwordApp(str(corpus_file))
+    async with second.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        assert "ppl" in str(second.query_one("#cell-gru", RadioButton).label)
+        assert second.typing_pane.predictor is None  # LSTM is selected and has none
+        await pilot.press("f4")
+        await wait_for(pilot, lambda: second.typing_pane.predictor is not None)
+        assert "gru-" in static_text(second, "#ac-model")
+
+
+async def test_escape_stops_training(corpus_file: Path) -> None:
+    app = NextwordApp(str(corpus_file))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        use_tiny_settings(app)
+        app.query_one("#set-epochs", Input).value = "1000"
+        app.query_one("#set-max_time", Input).value = "60"
+        await pilot.pause()
+        await pilot.press("ctrl+t")
+        await wait_for(pilot, lambda: app._training_epoch >= 1)  # something worth keeping
+        started = time.monotonic()
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app._training is None, timeout=20)
+        assert time.monotonic() - started < 10
+        log = "\n".join(line.text for line in app.query_one("#train-log").lines)
+        assert "Stopped" in log
+        assert app.typing_pane.predictor is not None  # the best weights so far are in use
+
+
+async def test_training_error_is_shown_and_app_stays_up() -> None:
+    app = NextwordApp(None)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        use_tiny_settings(app)
+        app.editor_pane.text_area.load_text("   \n")  # no words: the engine refuses
+        await pilot.pause()
+        await pilot.press("ctrl+t")
+        await wait_for(pilot, lambda: app._training is None)
+        log = "\n".join(line.text for line in app.query_one("#train-log").lines)
+        assert "error" in log and "empty" in log
+        assert any(n.severity == "error" for n in app._notifications)
+        assert app.editor_pane.text == "   \n"
+
+
+async def test_ngram_model_with_f5(corpus_file: Path) -> None:
+    app = NextwordApp(str(corpus_file))
+    if "ngram" not in app.cells:
+        pytest.skip("engine/ngram.py is not there")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        await pilot.press("f5")
+        await wait_for(pilot, lambda: app.typing_pane.predictor is not None)
+        await pilot.press(*"the ")
+        assert "cat" in static_text(app, "#ac-list")
+
+
+async def test_quit_with_unsaved_changes_cancel_then_save(corpus_file: Path) -> None:
+    app = NextwordApp(str(corpus_file))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        await pilot.press("f6", "x", "ctrl+q")
+        assert isinstance(app.screen, ConfirmQuitScreen)
+        await pilot.click("#cancel")
+        assert not isinstance(app.screen, ConfirmQuitScreen) and app.is_running
+        assert app.editor_pane.dirty
+
+        await pilot.press("ctrl+q")
+        assert isinstance(app.screen, ConfirmQuitScreen)
+        await pilot.click("#save")
+        await pilot.pause()
+        assert not app.is_running
+    assert corpus_file.read_text(encoding="utf-8") == "x" + TINY_CORPUS
+    assert AutosaveStore().read() is None
+
+
+async def test_quit_discard_leaves_file_alone(corpus_file: Path) -> None:
+    app = NextwordApp(str(corpus_file))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        await pilot.press("f6", "x", "ctrl+q", "d")
+        await pilot.pause()
+        assert not app.is_running
+    assert corpus_file.read_text(encoding="utf-8") == TINY_CORPUS
+
+
+async def test_autosave_then_recovery_on_next_start(corpus_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("tui.widgets.editor.AUTOSAVE_DELAY", 0.1)
+    app = NextwordApp(str(corpus_file))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        await pilot.press("f6", *"new ")
+        await wait_for(pilot, lambda: AutosaveStore().read() is not None)
+        app._on_terminate()  # what SIGTERM / SIGHUP do: keep the autosave, exit
+        await pilot.pause()
+    saved = AutosaveStore().read()
+    assert saved.text == "new " + TINY_CORPUS and saved.path == str(corpus_file)
+    old = time.time() - 60
+    os.utime(corpus_file, (old, old))
+
+    again = NextwordApp(str(corpus_file))
+    async with again.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: isinstance(again.screen, RecoverScreen) and again.screen.query("#recover"))
+        await pilot.click("#recover")
+        await wait_for(pilot, lambda: again.editor_pane.text.startswith("new "))
+        assert again.editor_pane.dirty
+
+
+async def test_recovery_can_be_discarded(corpus_file: Path) -> None:
+    AutosaveStore().write("lost work\n", str(corpus_file))
+    old = time.time() - 60
+    os.utime(corpus_file, (old, old))
+    app = NextwordApp(str(corpus_file))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, RecoverScreen) and app.screen.query("#discard"))
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.editor_pane.text == TINY_CORPUS
+        assert AutosaveStore().read() is None
+
+
+async def test_too_small_terminal_says_so() -> None:
+    app = NextwordApp(None)
+    async with app.run_test(size=(20, 10)) as pilot:
+        await pilot.pause()
+        message = app.query_one("#too-small", Static)
+        assert message.display and "too small" in str(message.render())
+        assert not app.query_one("#main").display
+        await pilot.resize_terminal(100, 30)
+        await pilot.pause()
+        assert not message.display and app.query_one("#main").display
+
+
+async def test_help_screen_lists_the_keys() -> None:
+    app = NextwordApp(None)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("f1")
+        assert isinstance(app.screen, HelpScreen)
+        keys = [key for key, _ in app.help_rows()]
+        assert {"f1", "f2", "f3", "f4", "tab"} <= {k.lower() for k in keys}
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_every_action_is_in_the_command_palette() -> None:
+    app = NextwordApp(None)
+    async with app.run_test(size=(100, 30)) as pilot:
+        titles = {command.title for command in app.get_system_commands(app.screen)}
+        for title in ("Train / stop training", "Use RNN", "Use LSTM", "Use GRU", "Open corpus…",
+                      "Save corpus", "Focus editor (F6)", "Help: keys", "Accept suggestion 1"):
+            assert title in titles
