@@ -24,7 +24,9 @@ _BINARY_SIGNATURES = {
     b"\xff\xd8\xff": "a JPEG image",
     b"GIF8": "a GIF image",
     b"\x80\x02": "a Python pickle",
+    b"\x80\x03": "a Python pickle",
     b"\x80\x04": "a Python pickle",
+    b"\x80\x05": "a Python pickle",
     b"\x7fELF": "a program (ELF executable)",
 }
 
@@ -47,9 +49,10 @@ def decode_text(data: bytes, name: str = "The file") -> str:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        bad = data[exc.start : exc.start + 1].hex()
+        offset = exc.start + (3 if data.startswith(b"\xef\xbb\xbf") else 0)  # the BOM is not counted
+        bad = data[offset : offset + 1].hex()
         raise CorpusError(
-            f"{name} is not UTF-8: byte 0x{bad} at offset {exc.start} "
+            f"{name} is not UTF-8: byte 0x{bad} at offset {offset} "
             "(perhaps Latin-1 or Windows-1252; re-save it as UTF-8)."
         ) from None
     return text

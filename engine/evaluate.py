@@ -70,7 +70,7 @@ def evaluate(lm: LanguageModel, text: str, ksr: bool = True) -> EvalResult:
         nll -= log_probs.gather(1, target.unsqueeze(1)).sum().item()
         listed = log_probs.clone()
         listed[:, : len(SPECIALS)] = -math.inf
-        top = listed.topk(max(TOP_K), dim=1).indices
+        top = listed.topk(min(max(TOP_K), listed.size(1)), dim=1).indices
         is_word = target != EOS_ID
         in_vocab = target >= len(SPECIALS)
         words += int(is_word.sum())
@@ -170,12 +170,13 @@ class _KeystrokeRanker:
         shown = self.vocab.display[word]
         if token.at_word_start and shown == surface and word in top[row].tolist():
             return 0
-        if sorted_probs is None or not is_partial_word(surface):
+        if sorted_probs is None:
             return None
         p_word = log_probs[row, word].item()
         for typed in range(1, len(surface)):
             prefix = surface[:typed]
-            if prefix + shown[typed:] != surface:
+            # Completions are offered only while the typed part reads as a word ("3" yes, "3." no).
+            if not is_partial_word(prefix) or prefix + shown[typed:] != surface:
                 continue
             lo, hi = self.vocab.prefix_range(prefix)
             if int((sorted_probs[row, lo:hi] > p_word).sum()) < KSR_K:

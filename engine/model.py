@@ -105,6 +105,25 @@ def check_fits(config: ModelConfig, batch_size: int, bptt: int) -> None:
         )
 
 
+def parameter_shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:
+    """Names and shapes of WordRNN(config)'s parameters in `parameters()` order, without building it.
+
+    With tied weights the decoder's weight *is* the embedding, so it is listed once.
+    """
+    g = GATES[config.cell]
+    shapes = {"embed.weight": (config.vocab_size, config.emb)}
+    for layer in range(config.layers):
+        inputs = config.emb if layer == 0 else config.hidden
+        shapes[f"rnn.weight_ih_l{layer}"] = (g * config.hidden, inputs)
+        shapes[f"rnn.weight_hh_l{layer}"] = (g * config.hidden, config.hidden)
+        shapes[f"rnn.bias_ih_l{layer}"] = (g * config.hidden,)
+        shapes[f"rnn.bias_hh_l{layer}"] = (g * config.hidden,)
+    if not config.tied:
+        shapes["decoder.weight"] = (config.vocab_size, config.hidden)
+    shapes["decoder.bias"] = (config.vocab_size,)
+    return shapes
+
+
 Hidden = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
 
 

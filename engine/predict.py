@@ -64,8 +64,13 @@ class Predictor:
             probs = self.lm.next_probs(state).astype(np.float64)
             probs[0] = 0.0  # never write <unk>
             top = np.argsort(probs)[::-1][: max(1, top_k)]
-            weights = np.power(probs[top], 1.0 / max(temperature, 1e-3))
-            choice = int(rng.choice(top, p=weights / weights.sum()))
+            if temperature <= 0:
+                choice = int(top[0])
+            else:
+                # In log space, so a low temperature sharpens instead of underflowing to 0/0.
+                logits = np.log(np.maximum(probs[top], 1e-30)) / temperature
+                weights = np.exp(logits - logits.max())
+                choice = int(rng.choice(top, p=weights / weights.sum()))
             if choice == EOS_ID:
                 break
             words.append(self.vocab.display[choice])

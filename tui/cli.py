@@ -12,7 +12,7 @@ import math
 import signal
 import sys
 import time
-from typing import Callable, Sequence
+from typing import Sequence
 
 SUBCOMMANDS = ("train", "predict", "eval", "models", "compare")
 EXIT_USAGE = 2
@@ -100,6 +100,14 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("corpus")
     compare.add_argument("--max-time", type=float, default=60.0, metavar="SECONDS", help="per cell")
     compare.add_argument("--json", action="store_true")
+    compare.add_argument("--emb", type=int, help="embedding size of every network (default 256)")
+    compare.add_argument("--hidden", type=int, help="hidden size of every network (default 256)")
+    compare.add_argument("--layers", type=int, help="recurrent layers of every network (default 1)")
+    compare.add_argument("--seed", type=int)
+    compare.add_argument("--probe", action="store_true",
+                         help="also run the long-range memory probe (recall a word 5, 20, 50 tokens back)")
+    compare.add_argument("--probe-time", type=float, default=30.0, metavar="SECONDS",
+                         help="probe training time per cell, split over its gaps (default 30)")
     compare.set_defaults(run=cmd_compare)
     return parser
 
@@ -205,9 +213,61 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from engine.compare import run_comparison_cli
+    from dataclasses import replace
 
-    return run_comparison_cli(args)
+    from engine import EpochEnd, ModelConfig, Notice, TrainConfig, load_text
+    from engine.compare import LABELS, CellDone, CellEvent, CellStart, compare
+    from engine.errors import ConfigError
+
+    if not (math.isfinite(args.max_time) and args.max_time > 0):
+        return fail("--max-time must be a number of seconds above 0.")
+    if args.probe and not (math.isfinite(args.probe_time) and args.probe_time > 0):
+        return fail("--probe-time must be a number of seconds above 0.")
+    model_config = replace(ModelConfig(), **_overrides(args, {"emb": "emb", "hidden": "hidden", "layers": "layers"}))
+    if model_config.emb != model_config.hidden and model_config.tied:
+        if args.emb is not None and args.hidden is not None:
+            raise ConfigError(f"Tied weights need --emb == --hidden (got {args.emb} and {args.hidden}).")
+        size = args.hidden if args.hidden is not None else args.emb
+        model_config = replace(model_config, emb=size, hidden=size)
+    train_config = TrainConfig(**_overrides(args, {"seed": "seed"}))
+    text = load_text(args.corpus)
+    log = sys.stderr
+    stop = _StopFlag()
+
+    def on_event(event: object) -> None:
+        if isinstance(event, CellStart):
+            what = "fitting" if event.cell == "ngram" else f"training for {args.max_time:g} s:"
+            print(f"[{event.index + 1}/{event.count}] {LABELS[event.cell]}: {what}", file=log, flush=True)
+        elif isinstance(event, CellEvent) and isinstance(event.event, EpochEnd):
+            e = event.event
+            print(f"  {LABELS[event.cell]} epoch {e.epoch}: train loss {e.train_loss:.3f}, validation perplexity "
+                  f"{e.valid_ppl:.2f}, {e.elapsed:.0f} s", file=log, flush=True)
+        elif isinstance(event, CellEvent) and isinstance(event.event, Notice):
+            print(f"  {LABELS[event.cell]}: {event.event.message}", file=log, flush=True)
+        elif isinstance(event, CellDone):
+            r = event.row
+            print(f"  {r.label} done: perplexity {_num(r.valid_ppl, '.2f')}, top-1 {r.top1:.1%}, "
+                  f"suggest p50 {r.latency_p50_ms:.3f} ms", file=log, flush=True)
+
+    with stop.on_sigint():
+        result = compare(text, args.max_time, model_config, train_config, on_event=on_event, should_stop=stop)
+        probe = None
+        if args.probe and not stop():
+            from engine.probe import run_probe
+
+            print(f"Long-range probe: {args.probe_time:g} s per cell...", file=log, flush=True)
+            probe = run_probe(seconds_per_cell=args.probe_time, seed=train_config.seed, should_stop=stop)
+    if args.json:
+        out = result.to_json()
+        if probe is not None:
+            out["probe"] = probe.to_json()
+        print(json.dumps(out))
+    else:
+        print(result.format_table())
+        if probe is not None:
+            print()
+            print(probe.format_table())
+    return 0
 
 
 def _num(value: object, spec: str) -> str:
