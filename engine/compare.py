@@ -28,6 +28,7 @@ that was interrupted (its budget was not spent, so it could not be compared fair
 
 from __future__ import annotations
 
+import importlib
 import math
 import time
 from contextlib import contextmanager
@@ -42,7 +43,10 @@ from engine.evaluate import evaluate
 from engine.lm import LanguageModel
 from engine.model import CELLS, ModelConfig
 from engine.predict import Predictor
-from engine.train import FINAL_EVAL_CHARS, TrainConfig, train
+from engine.train import TrainConfig, train
+
+# The module (engine.train, the name, is the function once engine/__init__ has run).
+train_module = importlib.import_module("engine.train")
 
 NGRAM = "ngram"
 NGRAM_ORDER = 3
@@ -179,8 +183,13 @@ def compare(
     should_stop: Callable[[], bool] | None = None,
     cells: tuple[str, ...] = CELLS,
     ngram: bool = True,
+    threads: int | None = None,
 ) -> Comparison:
-    """Train every cell on `text` with the same settings and time budget, fit the n-gram, measure all."""
+    """Train every cell on `text` with the same settings and time budget, fit the n-gram, measure all.
+
+    `threads`: torch threads for training and evaluation (None: leave torch's setting alone). On a
+    CPU shared with other work, 1 thread is often faster than several (threads wait for each other).
+    """
     emit = on_event or (lambda event: None)
     stop = should_stop or (lambda: False)
     train_config = replace(train_config or TrainConfig(), max_time=max_time_per_cell)
@@ -196,10 +205,20 @@ def compare(
         data_config=corpus.config, eval_chars=len(eval_text), typing_keys=len(typing),
     )
     order = [NGRAM] * ngram + [c for c in CELLS if c in cells]  # the n-gram first: it is instant
+    with torch_threads(threads):
+        _measure_all(order, result, corpus, sized, train_config, eval_text, typing, emit, stop)
+    result.rows.sort(key=lambda r: ROWS.index(r.cell))
+    write_verdicts(result.rows)
+    return result
+
+
+def _measure_all(order: list[str], result: Comparison, corpus: Corpus, sized: ModelConfig,
+                 train_config: TrainConfig, eval_text: str, typing: list[str],
+                 emit: Callable[[object], None], stop: Callable[[], bool]) -> None:
     for index, cell in enumerate(order):
         if stop():
             result.cancelled = True
-            break
+            return
         emit(CellStart(cell, index, len(order)))
         if cell == NGRAM:
             row, lm = _measure_ngram(corpus, eval_text, typing)
@@ -207,20 +226,20 @@ def compare(
             measured = _measure_network(cell, corpus, sized, train_config, typing, emit, stop)
             if measured is None:
                 result.cancelled = True
-                break
+                return
             row, lm = measured
         result.rows.append(row)
         result.models[cell] = lm
         emit(CellDone(cell, row))
-    result.rows.sort(key=lambda r: ROWS.index(r.cell))
-    write_verdicts(result.rows)
-    return result
 
 
 def final_eval_text(valid_text: str) -> str:
-    """The start of the validation text that train() scores top-k and KSR on (the same cut)."""
-    if len(valid_text) > FINAL_EVAL_CHARS:
-        return valid_text[: max(valid_text.rfind("\n", 0, FINAL_EVAL_CHARS), 1)]
+    """The start of the validation text that train() scores top-k and KSR on (the same cut as
+    engine.train.final_metrics: the last line break or space before FINAL_EVAL_CHARS)."""
+    limit = train_module.FINAL_EVAL_CHARS
+    if len(valid_text) > limit:
+        cut = max(valid_text.rfind("\n", 0, limit), valid_text.rfind(" ", 0, limit))
+        return valid_text[: cut if cut > 0 else limit]
     return valid_text
 
 
@@ -248,13 +267,21 @@ def time_suggestions(lm: LanguageModel, typing: list[str], k: int = SUGGEST_K) -
 
 
 @contextmanager
-def one_thread() -> Iterator[None]:
+def torch_threads(threads: int | None) -> Iterator[None]:
+    """Run a block with `threads` torch threads (None: unchanged), then restore the previous count."""
+    if threads is None:
+        yield
+        return
     previous = torch.get_num_threads()
-    torch.set_num_threads(1)
+    torch.set_num_threads(threads)
     try:
         yield
     finally:
         torch.set_num_threads(previous)
+
+
+def one_thread():
+    return torch_threads(1)
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -11,6 +11,7 @@ import re
 import time
 
 import pytest
+import torch
 
 from engine import EpochEnd, ModelConfig, Progress
 from engine.compare import (
@@ -129,6 +130,24 @@ def test_events_are_tagged_with_their_cell(measured):
     assert not any(e.cell == "ngram" for e in tagged)
 
 
+def test_ngram_top_k_is_scored_on_the_same_text_as_the_networks(monkeypatch):
+    """train() scores top-k/KSR on the start of the validation text; compare cuts the n-gram's text the
+    same way (checked with a tiny limit, so the cut falls inside the validation text)."""
+    import importlib
+
+    from engine.compare import final_eval_text
+    from engine.evaluate import evaluate
+
+    monkeypatch.setattr(importlib.import_module("engine.train"), "FINAL_EVAL_CHARS", 50)
+    text = "\n".join(_LINES * 4) + "\n"  # 40 lines: 4 held out, about 130 characters
+    result = compare(text, 0.3, SMALL, cells=("rnn",))
+    cut = final_eval_text(text.strip().split("\n", 36)[-1])
+    assert 0 < len(cut) <= 50 and result.eval_chars == len(cut)
+    rnn = result.row("rnn")
+    again = evaluate(result.models["rnn"], cut)
+    assert (rnn.top1, rnn.top3, rnn.ksr) == (again.top1, again.top3, again.ksr)
+
+
 def test_should_stop_before_anything():
     result = compare(TEXT, 30, SMALL, should_stop=lambda: True)
     assert result.rows == [] and result.cancelled
@@ -154,7 +173,9 @@ def test_should_stop_during_training_returns_promptly():
 
 
 def test_a_tiny_corpus_says_validation_reuses_training():
-    result = compare(THREE_LINES, 0.3, SMALL, cells=("gru",))
+    before = torch.get_num_threads()
+    result = compare(THREE_LINES, 0.3, SMALL, cells=("gru",), threads=1)
+    assert torch.get_num_threads() == before
     assert result.valid_is_train
     assert [r.cell for r in result.rows] == ["gru", "ngram"]
     assert "memorisation" in result.format_table()
@@ -229,7 +250,7 @@ def test_cli_compare_json(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("NEXTWORD_HOME", str(tmp_path / "home"))
     corpus = tmp_path / "corpus.txt"
     corpus.write_text(THREE_LINES, encoding="utf-8")
-    assert main(["compare", str(corpus), "--max-time", "0.3", "--hidden", "16", "--json"]) == 0
+    assert main(["compare", str(corpus), "--max-time", "0.3", "--hidden", "16", "--threads", "1", "--json"]) == 0
     out, err = capsys.readouterr()
     data = json.loads(out)
     assert [r["cell"] for r in data["rows"]] == ORDER

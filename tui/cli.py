@@ -104,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--hidden", type=int, help="hidden size of every network (default 256)")
     compare.add_argument("--layers", type=int, help="recurrent layers of every network (default 1)")
     compare.add_argument("--seed", type=int)
+    compare.add_argument("--threads", type=int, help="torch threads for training (default: torch's choice)")
     compare.add_argument("--probe", action="store_true",
                          help="also run the long-range memory probe (recall a word 5, 20, 50 tokens back)")
     compare.add_argument("--probe-time", type=float, default=30.0, metavar="SECONDS",
@@ -221,6 +222,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     if not (math.isfinite(args.max_time) and args.max_time > 0):
         return fail("--max-time must be a number of seconds above 0.")
+    if args.threads is not None and not 1 <= args.threads <= 1024:
+        return fail("--threads must be a whole number from 1 to 1024.")
     if args.probe and not (math.isfinite(args.probe_time) and args.probe_time > 0):
         return fail("--probe-time must be a number of seconds above 0.")
     model_config = replace(ModelConfig(), **_overrides(args, {"emb": "emb", "hidden": "hidden", "layers": "layers"}))
@@ -250,7 +253,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
                   f"suggest p50 {r.latency_p50_ms:.3f} ms", file=log, flush=True)
 
     with stop.on_sigint():
-        result = compare(text, args.max_time, model_config, train_config, on_event=on_event, should_stop=stop)
+        result = compare(text, args.max_time, model_config, train_config, on_event=on_event, should_stop=stop,
+                         threads=args.threads)
         probe = None
         if args.probe and not stop():
             from engine.probe import run_probe
