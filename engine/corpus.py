@@ -141,6 +141,7 @@ class Corpus:
         lines = [line for line in split_lines(text) if line.strip()]
         if not lines:
             raise CorpusError("The corpus is empty: add some text (a few sentences at least).")
+        check_spaced_words(text)
         n_valid = round(len(lines) * config.valid_fraction)
         valid_is_train = len(lines) < MIN_LINES_TO_SPLIT or n_valid == 0
         train_lines = lines if valid_is_train else lines[: len(lines) - n_valid]
@@ -169,6 +170,29 @@ class Corpus:
             stats=stats,
             fingerprint=fingerprint(text),
             config=config,
+        )
+
+
+# Scripts written without spaces between words: Thai, Lao, Myanmar, Khmer, CJK, kana.
+_UNSPACED = ((0x0E00, 0x0EFF), (0x1000, 0x109F), (0x1780, 0x17FF), (0x3040, 0x30FF), (0x3400, 0x4DBF),
+             (0x4E00, 0x9FFF), (0xF900, 0xFAFF))
+
+
+def check_spaced_words(text: str, sample: int = 100_000) -> None:
+    """Refuse text that is mostly in a script without spaces between words, which a word-level
+    model cannot split: every sentence would become one "word"."""
+    letters = unspaced = 0
+    for ch in text[:sample]:
+        if ch.isalpha():
+            letters += 1
+            code = ord(ch)
+            if any(lo <= code <= hi for lo, hi in _UNSPACED):
+                unspaced += 1
+    if letters and unspaced / letters > 0.5:
+        raise CorpusError(
+            "This text is mostly Chinese, Japanese, Thai or another script written without spaces "
+            "between words; nextword-tui learns space-separated words and cannot split it. "
+            "Put spaces between words first (for example with a word segmenter)."
         )
 
 

@@ -52,6 +52,16 @@ def models_home() -> Path:
     return data_home() / "models"
 
 
+def check_name(name: str) -> str:
+    """A model name for models_home(), or a ModelFileError saying what a name may contain."""
+    if not NAME.fullmatch(name):
+        raise ModelFileError(
+            f"'{name}' is not a valid model name: use letters, digits, '.', '_' and '-' (at most 64, "
+            "not starting with '.', '_' or '-')."
+        )
+    return name
+
+
 def resolve_model(name_or_path: str | os.PathLike) -> Path:
     """A model name (in models_home) or a path to a model folder."""
     text = str(name_or_path)

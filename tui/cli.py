@@ -7,6 +7,7 @@ The engine (and so PyTorch) is imported only by the subcommands that need it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import signal
@@ -59,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train a model on a corpus and save it")
     train.add_argument("corpus", help="UTF-8 text file")
     train.add_argument("--cell", choices=("rnn", "lstm", "gru"), default="lstm")
-    train.add_argument("--name", help="model name (default: CELL-CORPUSHASH)")
+    train.add_argument("--name", help="model name, saved in the models folder (default: CELL-CORPUSHASH)")
     train.add_argument("--epochs", type=int)
     train.add_argument("--max-time", type=float, metavar="SECONDS", help="time budget for training")
     train.add_argument("--emb", type=int)
@@ -119,7 +120,7 @@ def _overrides(args: argparse.Namespace, names: dict[str, str]) -> dict:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from engine import Corpus, DataConfig, ModelConfig, TrainConfig, load_model, load_text, save_model, train
-    from engine.store import resolve_model
+    from engine.store import check_name
 
     data_config = DataConfig(lowercase=not args.keep_case, **_overrides(args, {"min_freq": "min_freq", "max_vocab": "max_vocab"}))
     model_config = ModelConfig(cell=args.cell, **_overrides(args, {"emb": "emb", "hidden": "hidden", "layers": "layers", "dropout": "dropout"}))
@@ -131,7 +132,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     train_config.validate()
     corpus = Corpus.from_text(load_text(args.corpus), data_config)
     name = args.name or f"{args.cell}-{corpus.fingerprint[:8]}"
-    resolve_model(name)  # refuse a bad name before training, not after
+    check_name(name)  # refuse a bad name before training, not after
     resume = load_model(name, with_optimizer=True) if args.resume else None
     if resume is not None:
         model_config = resume.model_config
@@ -143,7 +144,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     stop = _StopFlag()
     reporter = _Reporter(log)
-    with stop.on_sigint():
+    with stop.on_signals():
         trained = train(corpus, model_config, train_config, on_event=reporter, should_stop=stop, resume=resume)
     reporter.close()
     path = save_model(trained, name)
@@ -281,7 +282,10 @@ def _num(value: object, spec: str) -> str:
 
 
 class _StopFlag:
-    """should_stop for train(): set by the first Ctrl-C, so the best model so far is still saved."""
+    """should_stop for train(): set by the first Ctrl-C, SIGTERM or SIGHUP (terminal closed), so
+    training ends after the current batch and the best model so far is still saved."""
+
+    SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 
     def __init__(self) -> None:
         self.stopped = False
@@ -289,23 +293,24 @@ class _StopFlag:
     def __call__(self) -> bool:
         return self.stopped
 
-    def on_sigint(self):
-        flag = self
+    def _handle(self, signum: int, frame: object) -> None:
+        if self.stopped and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.stopped = True
+        try:
+            print("\nStopping after this batch; the best model so far will be saved "
+                  "(Ctrl-C again to abort)...", file=sys.stderr)
+        except OSError:
+            pass  # the terminal is gone (SIGHUP): stop quietly
 
-        class _Handler:
-            def __enter__(self) -> None:
-                def handler(signum: int, frame: object) -> None:
-                    if flag.stopped:
-                        raise KeyboardInterrupt
-                    flag.stopped = True
-                    print("\nStopping after this batch (Ctrl-C again to abort)...", file=sys.stderr)
-
-                self.previous = signal.signal(signal.SIGINT, handler)
-
-            def __exit__(self, *exc: object) -> None:
-                signal.signal(signal.SIGINT, self.previous)
-
-        return _Handler()
+    @contextlib.contextmanager
+    def on_signals(self):
+        previous = {sig: signal.signal(sig, self._handle) for sig in self.SIGNALS}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 class _Reporter:
