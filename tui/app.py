@@ -8,17 +8,19 @@ listens and decides. The engine is imported off the UI thread after the first fr
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
+import threading
 from pathlib import Path
 from typing import Iterable
 
-from textual import events, on, work
+from textual import events, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Footer, Static
 from textual.worker import Worker, get_current_worker
 
 from tui import worker as jobs
@@ -34,6 +36,7 @@ from tui.widgets.training_log import TrainingLog
 
 NEURAL_CELLS = ("rnn", "lstm", "gru")
 MIN_SIZE = (64, 20)  # below this the panes cannot be used; say so instead of drawing them
+EXIT_GRACE = 3.0  # seconds a terminate signal waits for a clean exit
 SHORT_HEIGHT = 28  # below this the picker folds its settings away until it has focus
 TOO_SMALL = "Terminal too small.\nnextword-tui needs at least {}x{}; this one is {}x{}.\nEnlarge it, or press ctrl+q to quit."
 HELP = {
@@ -126,6 +129,7 @@ class NextwordApp(App[None]):
         self._training_epoch = 0
         self._pending_recovery = None
         self._quitting = False
+        self.hard_exit_after_signal = False  # run_app sets it: only a real process may os._exit
 
     # --- layout --------------------------------------------------------------------------------
 
@@ -374,10 +378,9 @@ class NextwordApp(App[None]):
         self._show_active_model()  # at once, even before the engine is loaded
         self._refresh_models()
 
-    @on(Input.Changed, "#set-order")
-    def _order_changed(self) -> None:
+    def on_model_picker_settings_changed(self, message: ModelPicker.SettingsChanged) -> None:
         if self.picker_pane.cell == "ngram":
-            self._refresh_models()
+            self._refresh_models()  # a new order means a new n-gram model
 
     # --- the corpus file -----------------------------------------------------------------------
 
@@ -572,6 +575,8 @@ class NextwordApp(App[None]):
 
     def _exit_cleanly(self, keep_autosave: bool) -> None:
         self._quitting = True
+        if self.editor_pane.path:
+            self.last_file.set(self.editor_pane.path)  # `nextword-tui` alone reopens it next time
         if not keep_autosave:
             self.autosave.clear()
         if self._training is not None:
@@ -593,6 +598,13 @@ class NextwordApp(App[None]):
         except OSError:
             pass
         self._exit_cleanly(keep_autosave=True)
+        if self.hard_exit_after_signal:
+            # After SIGHUP the terminal is gone, and Textual's shutdown can block for ever writing
+            # to it (seen with tmux kill-server). The text is in the autosave by now: if a clean
+            # exit has not happened within a few seconds, leave without one.
+            watchdog = threading.Timer(EXIT_GRACE, os._exit, args=(0,))
+            watchdog.daemon = True
+            watchdog.start()
 
     def on_unmount(self) -> None:
         try:
@@ -605,4 +617,6 @@ class NextwordApp(App[None]):
 
 def run_app(path: str | None) -> None:
     """Run the app on `path` (None: the last corpus, or the sample on first start)."""
-    NextwordApp(path).run()
+    app = NextwordApp(path)
+    app.hard_exit_after_signal = True
+    app.run()

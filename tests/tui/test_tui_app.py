@@ -263,6 +263,8 @@ async def test_ngram_model_with_f5(corpus_file: Path) -> None:
         await wait_for(pilot, lambda: app.typing_pane.predictor is not None)
         await pilot.press(*"the ")
         assert "cat" in static_text(app, "#ac-list")
+        app.query_one("#set-order", Input).value = "2"  # a new order builds a new model
+        await wait_for(pilot, lambda: app._predictors["ngram"][0].endswith(":2"))
 
 
 async def test_quit_with_unsaved_changes_cancel_then_save(corpus_file: Path) -> None:

@@ -148,11 +148,12 @@ class Autocomplete(Vertical):
             view.update(Text("no suggestions for this word", style="dim italic"))
             return
         lines = Text()
+        width = min(14, max(len(s.word) for s in found) + 1)
         for n, s in enumerate(found, start=1):
             if n > 1:
                 lines.append("\n")
             lines.append(f"alt+{n} ", style="dim")
-            lines.append(f"{s.word:<14}", style="bold" if n == 1 else "")
+            lines.append(f"{s.word:<{width}}", style="bold" if n == 1 else "")
             lines.append(f"{s.prob:6.1%} ", style="dim")
             lines.append("█" * max(1, round(s.prob * 12)), style="green")
         view.update(lines)

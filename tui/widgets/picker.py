@@ -93,6 +93,9 @@ class ModelPicker(Vertical, can_focus=False):
             super().__init__()
             self.cell = cell
 
+    class SettingsChanged(Message):
+        """A setting was edited (valid or not: call settings() to find out)."""
+
     def __init__(self, cells: tuple[str, ...] = ("rnn", "lstm", "gru"), **kwargs) -> None:
         super().__init__(**kwargs)
         self.cells = cells
@@ -123,7 +126,7 @@ class ModelPicker(Vertical, can_focus=False):
         for f in ALL_FIELDS:
             widgets.append(Label(f.label, classes=f"setting-label field-{f.name}"))
             widgets.append(Input(self._raw[self.cell][f.name], id=f"set-{f.name}", compact=True,
-                                 classes=f"setting field-{f.name}", select_on_focus=False))
+                                 classes=f"setting field-{f.name}"))
         await self.query_one("#settings", Grid).mount_all(widgets)
         self._settings_ready = True
         self._show_fields()
@@ -211,6 +214,7 @@ class ModelPicker(Vertical, can_focus=False):
         event.stop()
         if not self._loading_inputs:
             self.validate()
+            self.post_message(self.SettingsChanged())
 
     def watch_vocab_size(self) -> None:
         self.validate()
@@ -282,7 +286,7 @@ class ModelPicker(Vertical, can_focus=False):
             order = settings.model["order"]
             if not 1 <= order <= 6:
                 raise ValueError(f"order must be from 1 to 6 (got {order}).")
-            return f"{order}-gram, built instantly from the editor text"
+            return f"{order}-gram: built from the editor text"
         if not self.engine_loaded:
             return "parameters: loading the engine…"
         from engine.errors import NextwordError
