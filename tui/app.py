@@ -127,7 +127,8 @@ class NextwordApp(App[None]):
         self._training: Worker | None = None
         self._training_cell: str | None = None
         self._training_epoch = 0
-        self._pending_recovery = None
+        self._pending_recovery = None  # an autosave found at start, until the file is loaded
+        self._recovery_pending = False  # the recovery question is on screen
         self._quitting = False
         self.hard_exit_after_signal = False  # run_app sets it: only a real process may os._exit
 
@@ -202,7 +203,8 @@ class NextwordApp(App[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # While a dialog is open, the app's keys belong to it (the palette still runs commands).
         if action in {b.action.split("(")[0] for b in self.BINDINGS} and self.screen is not self._main_screen:
-            return action == "quit"
+            # Quitting still works from a dialog, except from the one that asks about quitting.
+            return action == "quit" and not isinstance(self.screen, ConfirmQuitScreen)
         if action == "stop_training":
             return self._training is not None
         if action == "select_cell" and parameters and parameters[0] not in self.cells:
@@ -274,13 +276,16 @@ class NextwordApp(App[None]):
         self._refresh_models()
 
     def _chosen_models(self) -> dict:
-        """The model each cell uses: the newest trained on this text, else the newest of the cell."""
+        """The model each cell uses: the newest trained on this text; else the one in use (so
+        that editing the text does not swap models under the user); else the newest of the cell."""
         chosen: dict = {}
-        for info in self._saved_models:  # newest first
-            current = info.corpus_fingerprint == self.fingerprint
-            best = chosen.get(info.cell)
-            if best is None or (current and best.corpus_fingerprint != self.fingerprint):
-                chosen[info.cell] = info
+        for cell in self.cells:
+            infos = [info for info in self._saved_models if info.cell == cell]  # newest first
+            in_use = self._predictors.get(cell, (None,))[0]
+            current = [info for info in infos if info.corpus_fingerprint == self.fingerprint]
+            kept = [info for info in infos if str(info.path) == in_use]
+            if current or kept or infos:
+                chosen[cell] = (current or kept or infos)[0]
         return chosen
 
     def _refresh_models(self) -> None:
@@ -435,11 +440,13 @@ class NextwordApp(App[None]):
         preview = "\n".join(autosave.text.splitlines()[:3])[:200]
 
         def decided(recover: bool | None) -> None:
+            self._recovery_pending = False
             if recover:
                 self._recover(autosave)
             else:
                 self.autosave.clear()
 
+        self._recovery_pending = True  # until decided, quitting must not drop the autosave
         self.push_screen(RecoverScreen(autosave.path, autosave.saved_at, preview), decided)
 
     def _recover(self, autosave) -> None:
@@ -577,7 +584,7 @@ class NextwordApp(App[None]):
         self._quitting = True
         if self.editor_pane.path:
             self.last_file.set(self.editor_pane.path)  # `nextword-tui` alone reopens it next time
-        if not keep_autosave:
+        if not keep_autosave and not self._recovery_pending:
             self.autosave.clear()
         if self._training is not None:
             self._training.cancel()  # the thread sees it at its next batch

@@ -331,6 +331,40 @@ async def test_recovery_can_be_discarded(corpus_file: Path) -> None:
         assert AutosaveStore().read() is None
 
 
+async def test_quitting_at_the_recovery_question_keeps_the_autosave(corpus_file: Path) -> None:
+    AutosaveStore().write("lost work\n", str(corpus_file))
+    old = time.time() - 60
+    os.utime(corpus_file, (old, old))
+    app = NextwordApp(str(corpus_file))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, RecoverScreen) and app.screen.query("#discard"))
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        assert not app.is_running
+    assert AutosaveStore().read().text == "lost work\n"
+
+
+async def test_crlf_file_keeps_its_line_endings(tmp_path: Path) -> None:
+    path = tmp_path / "windows.txt"
+    path.write_bytes(b"one two\r\nthree four\r\n")
+    app = NextwordApp(str(path))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        await pilot.press("f6", "end", *" five", "ctrl+s")
+        await wait_for(pilot, lambda: not app.editor_pane.dirty)
+    assert path.read_bytes() == b"one two five\r\nthree four\r\n"
+
+
+async def test_a_new_file_name_starts_an_empty_buffer(tmp_path: Path) -> None:
+    path = tmp_path / "new.txt"
+    app = NextwordApp(str(path))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: app.editor_pane.path == str(path))
+        await pilot.press("f6", *"hello", "ctrl+s")
+        await wait_for(pilot, lambda: not app.editor_pane.dirty)
+    assert path.read_text(encoding="utf-8") == "hello"
+
+
 async def test_too_small_terminal_says_so() -> None:
     app = NextwordApp(None)
     async with app.run_test(size=(20, 10)) as pilot:
