@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Iterable
 
 from textual import events, work
+from textual.actions import SkipAction
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -127,8 +128,8 @@ class NextwordApp(App[None]):
         self._training: Worker | None = None
         self._training_cell: str | None = None
         self._training_epoch = 0
-        self._pending_recovery = None  # an autosave found at start, until the file is loaded
-        self._recovery_pending = False  # the recovery question is on screen
+        self._autosave_found = None  # an autosave found at start, until the file is loaded
+        self._recovery_question_open = False  # the recovery question is on screen
         self._quitting = False
         self.hard_exit_after_signal = False  # run_app sets it: only a real process may os._exit
 
@@ -161,7 +162,7 @@ class NextwordApp(App[None]):
         self.call_after_refresh(self._start)
 
     def _start(self) -> None:
-        self._pending_recovery = self.autosave.recoverable()
+        self._autosave_found = self.autosave.recoverable()
         path = self.requested_path or self.last_file.get()
         if path:
             self._open_path(path, startup=True)
@@ -252,7 +253,10 @@ class NextwordApp(App[None]):
         self.query_one(PANES[pane]).focus()
 
     def _accept_suggestion(self, index: int) -> None:
-        self.typing_pane.run_action(f"accept({index})")
+        try:
+            self.typing_pane.action_accept(index)
+        except SkipAction:
+            self.notify("There is no such suggestion to accept.", timeout=3)
 
     # --- the engine and the models -------------------------------------------------------------
 
@@ -338,6 +342,9 @@ class NextwordApp(App[None]):
         jobs.build_ngram(text, order, self.post_message)
 
     def on_model_loaded(self, message: jobs.ModelLoaded) -> None:
+        expected = self._loading.get(message.cell)
+        if expected is not None and message.key != expected and not message.error:
+            return  # a stale result (the text or the n-gram order changed meanwhile)
         self._loading.pop(message.cell, None)
         if message.error:
             self.notify(message.error, title=f"Could not load the {CELL_NAMES[message.cell]} model", severity="error")
@@ -434,19 +441,19 @@ class NextwordApp(App[None]):
         self._offer_recovery()
 
     def _offer_recovery(self) -> None:
-        autosave, self._pending_recovery = self._pending_recovery, None
+        autosave, self._autosave_found = self._autosave_found, None
         if autosave is None:
             return
         preview = "\n".join(autosave.text.splitlines()[:3])[:200]
 
         def decided(recover: bool | None) -> None:
-            self._recovery_pending = False
+            self._recovery_question_open = False
             if recover:
                 self._recover(autosave)
             else:
                 self.autosave.clear()
 
-        self._recovery_pending = True  # until decided, quitting must not drop the autosave
+        self._recovery_question_open = True  # until decided, quitting must not drop the autosave
         self.push_screen(RecoverScreen(autosave.path, autosave.saved_at, preview), decided)
 
     def _recover(self, autosave) -> None:
@@ -538,10 +545,9 @@ class NextwordApp(App[None]):
             self.log_pane.write(f"{CELL_NAMES[message.cell]}: {detail}")
             self.notify(message.note, title=f"{CELL_NAMES[message.cell]} trained", timeout=5)
         else:
-            self._predictors.pop(message.cell, None) if self._predictors.get(message.cell, ("",))[0] == "live" else None
+            self._drop_live_predictor(message.cell)
             self.notify(message.note, timeout=5)
-        if message.cell == self.picker_pane.cell:
-            self._show_active_model()
+        self._refresh_models()
         self.run_worker(lambda: jobs.list_saved_models(self.post_message), thread=True,
                         group="list", exit_on_error=False)
 
@@ -549,11 +555,13 @@ class NextwordApp(App[None]):
         self._training_finished()
         self.log_pane.fail(message.message)
         self.notify(message.message, title="Training failed", severity="error", timeout=10)
-        if self._predictors.get(message.cell, ("",))[0] == "live":
-            self._predictors.pop(message.cell)
+        self._drop_live_predictor(message.cell)
         self._refresh_models()
-        if message.cell == self.picker_pane.cell:
-            self._show_active_model()
+
+    def _drop_live_predictor(self, cell: str) -> None:
+        """A run that ended without a model: the cell goes back to its saved model, if any."""
+        if self._predictors.get(cell, ("",))[0] == "live":
+            del self._predictors[cell]
 
     def _training_finished(self) -> None:
         self._training = None
@@ -584,7 +592,7 @@ class NextwordApp(App[None]):
         self._quitting = True
         if self.editor_pane.path:
             self.last_file.set(self.editor_pane.path)  # `nextword-tui` alone reopens it next time
-        if not keep_autosave and not self._recovery_pending:
+        if not keep_autosave and not self._recovery_question_open:
             self.autosave.clear()
         if self._training is not None:
             self._training.cancel()  # the thread sees it at its next batch
