@@ -390,7 +390,7 @@ async def test_help_screen_lists_the_keys() -> None:
 
 async def test_every_action_is_in_the_command_palette() -> None:
     app = NextwordApp(None)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with app.run_test(size=(100, 30)):
         titles = {command.title for command in app.get_system_commands(app.screen)}
         for title in ("Train / stop training", "Use RNN", "Use LSTM", "Use GRU", "Open corpus…",
                       "Save corpus", "Focus editor (F6)", "Help: keys", "Accept suggestion 1"):

@@ -187,7 +187,7 @@ class ModelPicker(Vertical, can_focus=False):
 
     def _cell_label(self, cell: str) -> str:
         name = f"{CELL_NAMES[cell]} {CELL_KEYS[cell]}"
-        model = getattr(self, "_models", {}).get(cell)
+        model = self._models.get(cell)
         if model is None:
             return name
         mark = "●" if model.current_corpus else "○"
