@@ -119,7 +119,7 @@ def _overrides(args: argparse.Namespace, names: dict[str, str]) -> dict:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from engine import Corpus, DataConfig, ModelConfig, TrainConfig, load_model, load_text, save_model, train
+    from engine import Corpus, DataConfig, ModelConfig, TrainConfig, load_model, save_model, train
     from engine.store import check_name
 
     data_config = DataConfig(lowercase=not args.keep_case, **_overrides(args, {"min_freq": "min_freq", "max_vocab": "max_vocab"}))
@@ -130,7 +130,15 @@ def cmd_train(args: argparse.Namespace) -> int:
         "epochs": "epochs", "max_time": "max_time", "batch_size": "batch_size", "bptt": "bptt", "lr": "lr", "seed": "seed",
     }))
     train_config.validate()
-    corpus = Corpus.from_text(load_text(args.corpus), data_config)
+    if args.name is not None:
+        check_name(args.name)  # before reading a corpus that may take minutes
+    log = sys.stderr
+    cancel, loading = _CancelFlag(), _LoadReporter(log)
+    try:
+        with cancel.on_signals():  # Ctrl-C: Corpus.from_file raises LoadCancelled, one line, exit 2
+            corpus = Corpus.from_file(args.corpus, data_config, on_progress=loading, should_stop=cancel)
+    finally:
+        loading.close()
     name = args.name or f"{args.cell}-{corpus.fingerprint[:8]}"
     check_name(name)  # refuse a bad name before training, not after
     resume = load_model(name, with_optimizer=True) if args.resume else None
@@ -138,7 +146,6 @@ def cmd_train(args: argparse.Namespace) -> int:
         model_config = resume.model_config
     sized = ModelConfig(**{**model_config.to_json(), "vocab_size": len(corpus.vocab)})
     sized.validate()
-    log = sys.stderr
     print(f"Corpus: {corpus.stats.summary()}", file=log)
     print(f"Model: {args.cell}, {sized.param_count():,} parameters", file=log)
 
@@ -253,7 +260,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
             print(f"  {r.label} done: perplexity {_num(r.valid_ppl, '.2f')}, top-1 {r.top1:.1%}, "
                   f"suggest p50 {r.latency_p50_ms:.3f} ms", file=log, flush=True)
 
-    with stop.on_sigint():
+    with stop.on_signals():
         result = compare(text, args.max_time, model_config, train_config, on_event=on_event, should_stop=stop,
                          threads=args.threads)
         probe = None
@@ -311,6 +318,48 @@ class _StopFlag:
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+
+
+class _CancelFlag(_StopFlag):
+    """should_stop for loading a corpus: the first Ctrl-C, SIGTERM or SIGHUP cancels it quietly."""
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self.stopped and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.stopped = True
+
+
+class _LoadReporter:
+    """Corpus.from_file progress (only big files report before the end): a transient bar on a
+    terminal, a line every 5 seconds otherwise."""
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+        self.last_line = -math.inf
+        self.progress = None
+
+    def __call__(self, fraction: float, message: str) -> None:
+        if fraction >= 1.0:
+            return
+        if self.stream.isatty():
+            if self.progress is None:
+                from rich.console import Console
+                from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+                self.progress = Progress(TextColumn("{task.description}"), BarColumn(),
+                                         TextColumn("{task.percentage:>3.0f}%"), TimeRemainingColumn(),
+                                         console=Console(file=self.stream), transient=True)
+                self.task = self.progress.add_task(message, total=1.0)
+                self.progress.start()
+            self.progress.update(self.task, completed=fraction, description=message)
+        elif time.monotonic() - self.last_line >= 5:
+            self.last_line = time.monotonic()
+            print(f"Loading the corpus: {fraction:.0%} ({message})", file=self.stream, flush=True)
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None
 
 
 class _Reporter:
