@@ -113,6 +113,7 @@ def main() -> int:
     parser.add_argument("--train-seconds", type=float, default=30.0)
     args = parser.parse_args()
 
+    load_before = os.getloadavg()[0]
     times = []
     for _ in range(args.runs):
         seconds, _ = first_frame(args.marker.encode(), args.timeout)
@@ -124,7 +125,7 @@ def main() -> int:
     command = "cd " + shlex.quote(str(ROOT)) + " && .venv/bin/python benchmarks/bench_startup.py " + " ".join(
         shlex.quote(a) for a in sys.argv[1:])
     print(f"$ {command}")
-    print(f"load average before: {os.getloadavg()[0]:.2f} (1 min); {os.cpu_count()} CPUs")
+    print(f"load average (1 min): {load_before:.2f} before, {os.getloadavg()[0]:.2f} after; {os.cpu_count()} CPUs")
     print()
     print(f"time to first frame ({args.runs} cold starts, pty 120x40, until {args.marker!r} is drawn):")
     ordered = sorted(times)

@@ -396,10 +396,10 @@ def write_verdicts(rows: list[Row]) -> None:
                     good.append(f"best perplexity ({_num(r.valid_ppl, '.1f')})")
             elif _rel(r.valid_ppl, best.valid_ppl) <= SAME:
                 good.append(f"about the same perplexity as {best.label} "
-                            f"({_num(r.valid_ppl, '.1f')} vs {_num(best.valid_ppl, '.1f')})")
+                            f"({_pair(r.valid_ppl, best.valid_ppl)})")
             else:
                 bad.append(f"{_pct(r.valid_ppl, best.valid_ppl)} worse perplexity than {best.label} "
-                           f"({_num(r.valid_ppl, '.1f')} vs {_num(best.valid_ppl, '.1f')})")
+                           f"({_pair(r.valid_ppl, best.valid_ppl)})")
             others_ksr = [n.ksr for n in nets if n is not r and n.ksr is not None]
             if r is best_ksr and r.ksr is not None and others_ksr and r.ksr > max(others_ksr) + 0.005:
                 good.append(f"saves the most keystrokes (KSR {r.ksr:.1%})")
@@ -421,15 +421,15 @@ def _ngram_verdict(gram: Row, nets: list[Row]) -> str:
     best = min(nets, key=lambda r: _ppl_key(r.valid_ppl))
     if _ppl_key(gram.valid_ppl) <= _ppl_key(best.valid_ppl):
         return (f"{counted}, and {_lower(gram.valid_ppl, best.valid_ppl)} lower perplexity than the best network "
-                f"({best.label}, {_num(gram.valid_ppl, '.1f')} vs {_num(best.valid_ppl, '.1f')}): "
+                f"({best.label}, {_pair(gram.valid_ppl, best.valid_ppl)}): "
                 "the networks do not earn their cost on this corpus at this budget")
     gap = _rel(gram.valid_ppl, best.valid_ppl)
     if gap <= NGRAM_CLOSE:
         return (f"{counted}, within {gap:.0%} of the best network's perplexity ({best.label}, "
-                f"{_num(gram.valid_ppl, '.1f')} vs {_num(best.valid_ppl, '.1f')}): "
+                f"{_pair(gram.valid_ppl, best.valid_ppl)}): "
                 "the network does not earn its cost on this corpus")
     return (f"{counted}, but {_pct(gram.valid_ppl, best.valid_ppl)} worse perplexity than {best.label} "
-            f"({_num(gram.valid_ppl, '.1f')} vs {_num(best.valid_ppl, '.1f')}): the networks earn their training time here")
+            f"({_pair(gram.valid_ppl, best.valid_ppl)}): the networks earn their training time here")
 
 
 def _sentence(good: list[str], bad: list[str]) -> str:
@@ -454,6 +454,15 @@ def _rel(worse: float, better: float) -> float:
 def _pct(worse: float, better: float) -> str:
     rel = _rel(worse, better)
     return "infinitely" if math.isinf(rel) else f"{rel:.0%}"
+
+
+def _pair(a: float, b: float) -> str:
+    """'a vs b' with one decimal, or more (up to three) when one decimal would show them equal."""
+    for digits in (1, 2, 3):
+        x, y = _num(a, f".{digits}f"), _num(b, f".{digits}f")
+        if x != y:
+            break
+    return f"{x} vs {y}"
 
 
 def _lower(better: float, worse: float) -> str:
