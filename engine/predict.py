@@ -37,6 +37,7 @@ class Predictor:
         self.max_context = max_context
         self._ids: list[int] = []  # context token ids whose states are cached
         self._states: list[object] = [lm.start()]  # _states[i]: after reading _ids[:i]
+        self._last_context: str | None = None  # typing inside a word keeps the context unchanged
 
     def suggest(self, text: str, k: int = 5) -> list[Suggestion]:
         """The k likeliest next words (text empty or ending in space/punctuation) or completions."""
@@ -58,6 +59,7 @@ class Predictor:
         rng = np.random.default_rng(seed)
         context, partial = split_partial(text)
         ids = self.vocab.encode(context_tokens(context + partial))
+        self._last_context = None  # the cache will hold this longer context's state
         state = self._state_for_ids(ids)
         words: list[str] = []
         for _ in range(n_words):
@@ -80,11 +82,15 @@ class Predictor:
     # -- internals ---------------------------------------------------------------------------
 
     def _state_for(self, context: str) -> object:
-        if len(context) > 2 * WINDOW_CHARS:
-            start = (len(context) - WINDOW_CHARS) // WINDOW_CHARS * WINDOW_CHARS
-            cut = context.find(" ", start)
-            context = context[cut + 1 :] if cut != -1 else context[start:]
-        return self._state_for_ids(self.vocab.encode(context_tokens(context)))
+        if context == self._last_context:
+            return self._states[-1]
+        self._last_context = context
+        tail = context
+        if len(tail) > 2 * WINDOW_CHARS:
+            start = (len(tail) - WINDOW_CHARS) // WINDOW_CHARS * WINDOW_CHARS
+            cut = tail.find(" ", start)
+            tail = tail[cut + 1 :] if cut != -1 else tail[start:]
+        return self._state_for_ids(self.vocab.encode(context_tokens(tail)))
 
     def _state_for_ids(self, ids: list[int]) -> object:
         """State after `ids`, reusing the longest cached prefix."""

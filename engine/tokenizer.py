@@ -22,6 +22,7 @@ _TOKEN = re.compile(
 # The word being typed at the end of the text, possibly cut inside an apostrophe or hyphen.
 _PARTIAL_WORD = re.compile(r"[^\W_](?:[^\W_]|['’\-])*$")
 _LINES = re.compile(r"\r\n|\r|\n")
+PARTIAL_WINDOW = 64
 
 
 def normalize(text: str) -> str:
@@ -76,7 +77,11 @@ def split_partial(text: str) -> tuple[str, str]:
     text = normalize(text)
     if not text or text[-1].isspace():
         return text, ""
-    match = _PARTIAL_WORD.search(text)
+    # Search only the tail: this runs on every keystroke, and the text may be long.
+    start = max(0, len(text) - PARTIAL_WINDOW)
+    match = _PARTIAL_WORD.search(text, start)
+    if match is not None and match.start() == start and start > 0:
+        match = _PARTIAL_WORD.search(text)  # the word is longer than the window
     if match is None:
         return text, ""
     return text[: match.start()], match.group()

@@ -217,3 +217,11 @@ def test_detokenize():
     assert detokenize(["(", "a", ")", "b", "."]) == "(a) b."
     assert detokenize(["a", "<eos>", "b"]) == "a\nb"
     assert detokenize([]) == ""
+
+
+def test_the_cache_stays_right_after_continue_text(runs):
+    predictor = Predictor(runs["lstm"].trained.language_model())
+    before = predictor.suggest("the cat ", k=3)
+    predictor.continue_text("the dog ran to ", n_words=3, seed=1)
+    assert predictor.suggest("the cat ", k=3) == before
+    assert predictor.suggest("the cat ", k=3) == Predictor(runs["lstm"].trained.language_model()).suggest("the cat ", k=3)

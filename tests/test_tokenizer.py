@@ -143,3 +143,9 @@ def test_is_partial_word(text, partial):
 def test_key_folds_case_and_typographic_apostrophe():
     assert key("Don’t") == "don't"
     assert key("Don’t", lowercase=False) == "Don't"
+
+
+def test_a_word_longer_than_the_search_window_is_still_one_partial_word():
+    long_word = "a" * 200
+    assert split_partial("hello " + long_word) == ("hello ", long_word)
+    assert split_partial("x" * 1000 + " ab") == ("x" * 1000 + " ", "ab")
