@@ -2,19 +2,32 @@
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import os
+import re
 import stat
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Callable
 
+import numpy as np
 import torch
 
-from engine.errors import ConfigError, CorpusError
-from engine.tokenizer import EOS, split_lines, tokenize
-from engine.vocab import Vocab
+from engine.errors import ConfigError, CorpusError, NextwordError
+from engine.tokenizer import _TOKEN, EOS, key, normalize, split_lines, tokenize
+from engine.vocab import EOS_ID, Vocab
 
-MAX_CORPUS_BYTES = 512 * 1024**2
+MAX_CORPUS_BYTES = 512 * 1024**2  # load_text: the whole file in memory as one string (the editor, eval)
+MAX_STREAM_BYTES = 4 * 1024**3  # Corpus.from_file streams bigger files: ~4 bytes a token in memory
+STREAM_THRESHOLD_BYTES = 16 * 1024**2  # from_file reads files up to this size with load_text
+STREAM_CHUNK_BYTES = 4 * 1024**2  # read size of the streaming passes (its tokens are ~60 MB of str)
+# A streamed corpus keeps this much of its validation text: what engine.train.final_metrics reads
+# (FINAL_EVAL_CHARS = 50,000) with room to spare. Must stay above FINAL_EVAL_CHARS.
+VALID_TEXT_CHARS = 100_000
+MAX_UNBROKEN_CHARS = 64 * 1024**2  # text without any space or line break: not a corpus
+PROGRESS_INTERVAL = 0.1  # seconds between on_progress calls
 # Magic numbers of files people pick by mistake: say what the file is rather than "not UTF-8".
 _BINARY_SIGNATURES = {
     b"\x89PNG": "a PNG image",
@@ -31,36 +44,53 @@ _BINARY_SIGNATURES = {
 }
 
 
+def _check_head(head: bytes, size: int, name: str) -> str:
+    """decode_text's checks of a file's first bytes (`size`: the whole file's); its encoding."""
+    for signature, kind in _BINARY_SIGNATURES.items():
+        if head.startswith(signature):
+            raise CorpusError(f"{name} is {kind}, not text: choose a plain-text (.txt) file.")
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    if size > 8 and head[8:9] == b"{" and 0 < int.from_bytes(head[:8], "little") < size:
+        raise CorpusError(f"{name} looks like a model weights file (safetensors), not text.")
+    return "utf-8"
+
+
+def _damaged_utf16(name: str, offset: int) -> CorpusError:
+    return CorpusError(f"{name} starts like UTF-16 but is damaged at byte {offset}.")
+
+
+def _nul_byte(name: str, offset: int) -> CorpusError:
+    return CorpusError(f"{name} contains a NUL byte at offset {offset}: it is binary, not text.")
+
+
+def _not_utf8(name: str, offset: int, byte: bytes) -> CorpusError:
+    return CorpusError(
+        f"{name} is not UTF-8: byte 0x{byte.hex()} at offset {offset} "
+        "(perhaps Latin-1 or Windows-1252; re-save it as UTF-8)."
+    )
+
+
 def decode_text(data: bytes, name: str = "The file") -> str:
     """Bytes -> text: UTF-8 (BOM allowed) or UTF-16 with a BOM; anything else is refused clearly."""
-    for signature, kind in _BINARY_SIGNATURES.items():
-        if data.startswith(signature):
-            raise CorpusError(f"{name} is {kind}, not text: choose a plain-text (.txt) file.")
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+    if _check_head(data, len(data), name) == "utf-16":
         try:
             return data.decode("utf-16")
         except UnicodeDecodeError as exc:
-            raise CorpusError(f"{name} starts like UTF-16 but is damaged at byte {exc.start}.") from None
-    if len(data) > 8 and data[8:9] == b"{" and 0 < int.from_bytes(data[:8], "little") < len(data):
-        raise CorpusError(f"{name} looks like a model weights file (safetensors), not text.")
+            raise _damaged_utf16(name, exc.start) from None
     nul = data.find(b"\x00")
     if nul != -1:
-        raise CorpusError(f"{name} contains a NUL byte at offset {nul}: it is binary, not text.")
+        raise _nul_byte(name, nul)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         offset = exc.start + (3 if data.startswith(b"\xef\xbb\xbf") else 0)  # the BOM is not counted
-        bad = data[offset : offset + 1].hex()
-        raise CorpusError(
-            f"{name} is not UTF-8: byte 0x{bad} at offset {offset} "
-            "(perhaps Latin-1 or Windows-1252; re-save it as UTF-8)."
-        ) from None
+        raise _not_utf8(name, offset, data[offset : offset + 1]) from None
     return text
 
 
-def load_text(path: str | os.PathLike) -> str:
-    """Read a corpus file as text, with a clear error for anything that is not a readable text file."""
-    p = Path(path)
+def _stat_text_file(p: Path) -> os.stat_result:
+    """stat() a corpus file, refusing what is missing, unreadable, a folder, a pipe or a device."""
     try:
         info = p.stat()
     except FileNotFoundError:
@@ -71,6 +101,13 @@ def load_text(path: str | os.PathLike) -> str:
         raise CorpusError(f"{p} is a folder: choose a text file inside it.")
     if not stat.S_ISREG(info.st_mode):
         raise CorpusError(f"{p} is not a regular file (a pipe or device?): choose a text file.")
+    return info
+
+
+def load_text(path: str | os.PathLike) -> str:
+    """Read a corpus file as text, with a clear error for anything that is not a readable text file."""
+    p = Path(path)
+    info = _stat_text_file(p)
     if info.st_size > MAX_CORPUS_BYTES:
         raise CorpusError(f"{p} is {info.st_size / 1024**2:.0f} MB; the limit is {MAX_CORPUS_BYTES // 1024**2} MB.")
     try:
@@ -172,6 +209,44 @@ class Corpus:
             config=config,
         )
 
+    @classmethod
+    def from_file(
+        cls,
+        path: str | os.PathLike,
+        config: DataConfig | None = None,
+        on_progress: Callable[[float, str], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> "Corpus":
+        """A corpus file of any size up to MAX_STREAM_BYTES, in bounded memory.
+
+        Files up to STREAM_THRESHOLD_BYTES are `from_text(load_text(path), config)`. Bigger ones are
+        streamed in STREAM_CHUNK_BYTES reads, with the same result as that (vocabulary, ids, stats,
+        fingerprint, the same refusals with the same absolute byte offsets) except that:
+        - `train_ids` / `valid_ids` are int32 (4 bytes a token; the whole text never is in memory),
+          and the same tensor when the validation reuses the training text;
+        - `valid_text` is only the first VALID_TEXT_CHARS characters of the validation lines, which
+          covers everything train.final_metrics reads.
+        The fingerprint is always that of the decoded text, `fingerprint(load_text(path))`, so a model
+        trained from the file matches the same text opened in the editor.
+
+        `on_progress(fraction, message)` is called at most every PROGRESS_INTERVAL seconds and last
+        with 1.0; `should_stop()` is polled for every chunk read and raises LoadCancelled.
+        """
+        config = config or DataConfig()
+        config.validate()
+        p = Path(path)
+        info = _stat_text_file(p)
+        if info.st_size <= STREAM_THRESHOLD_BYTES:
+            corpus = cls.from_text(load_text(p), config)
+            if on_progress is not None:
+                on_progress(1.0, f"Loaded {p.name}")
+            return corpus
+        if info.st_size > MAX_STREAM_BYTES:
+            raise CorpusError(
+                f"{p} is {info.st_size / 1024**2:,.0f} MB; the limit is {MAX_STREAM_BYTES // 1024**2:,} MB."
+            )
+        return _stream_corpus(cls, p, info, config, _Progress(on_progress, should_stop))
+
 
 # Scripts written without spaces between words: Thai, Lao, Myanmar, Khmer, CJK, kana.
 _UNSPACED = ((0x0E00, 0x0EFF), (0x1000, 0x109F), (0x1780, 0x17FF), (0x3040, 0x30FF), (0x3400, 0x4DBF),
@@ -199,6 +274,347 @@ def check_spaced_words(text: str, sample: int = 100_000) -> None:
 def fingerprint(text: str) -> str:
     """A short hash of the text, so a saved model knows which corpus it was trained on."""
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+class LoadCancelled(NextwordError):
+    """Corpus.from_file was stopped by its should_stop."""
+
+    def __init__(self) -> None:
+        super().__init__("Loading the corpus was cancelled.")
+
+
+# -- streaming a big corpus file (Corpus.from_file) ---------------------------------------------
+#
+# Pass 1 reads the file as decode_text would and counts its non-empty lines, so the training /
+# validation boundary (a line number) is known. Pass 2 tokenizes block by block (a block ends at a
+# line break) with the tokenizer's pattern plus line breaks, which is what tokenize() gives line by
+# line: NFC normalisation never crosses a line break. Each distinct surface token gets a provisional
+# id as it is first seen, so the token stream is kept only as int32 arrays; the training part's
+# counts per surface give exactly Vocab.build's vocabulary, and one lookup table then turns the
+# provisional ids into vocabulary ids.
+
+_TOKEN_OR_BREAK = re.compile(_TOKEN.pattern + r"|\r\n|\r|\n", _TOKEN.flags)
+_BREAK = re.compile(r"\r\n|\r|\n")
+_SPACE = re.compile(r"\s")
+_MB = 1024**2
+_CHECK_SHARE = 0.05  # of the progress bar: pass 1 (decoding and checks) is ~20x faster than pass 2
+_BUILD_SHARE = 0.05  # the vocabulary and the final id arrays
+
+
+class _Progress:
+    def __init__(self, on_progress: Callable[[float, str], None] | None, should_stop: Callable[[], bool] | None):
+        self.on_progress = on_progress
+        self.should_stop = should_stop
+        self.last = -float("inf")
+        self.fraction = 0.0
+
+    def __call__(self, fraction: float, message: str) -> None:
+        """Poll should_stop, and report if the last report is old enough."""
+        if self.should_stop is not None and self.should_stop():
+            raise LoadCancelled()
+        self.fraction = min(max(fraction, self.fraction), 1.0)  # never backwards, whatever the rounding
+        now = time.monotonic()
+        if self.on_progress is not None and now - self.last >= PROGRESS_INTERVAL:
+            self.last = now
+            self.on_progress(self.fraction, message)
+
+    def done(self, message: str) -> None:
+        if self.on_progress is not None:
+            self.on_progress(1.0, message)
+
+
+def _has_content(line: str) -> bool:
+    """What from_text keeps as a line: `line.strip()` is not empty (equivalently: it has a token)."""
+    return bool(line) and not line.isspace()
+
+
+def _count_lines(text: str, lines: int, open_content: bool) -> tuple[int, bool]:
+    """Add the non-empty lines that end in `text` to `lines`. `open_content`: whether the line still
+    open before `text` has content; returned for the line left open after it."""
+    last = max(text.rfind("\n"), text.rfind("\r"))
+    if last == -1:
+        return lines, open_content or _has_content(text)
+    first = min(i for i in (text.find("\n"), text.find("\r")) if i != -1)
+    if open_content or _has_content(text[:first]):
+        lines += 1
+    middle = text[first : last + 1]  # starts and ends with a line break
+    pieces = middle.split("\n") if "\r" not in middle else split_lines(middle)
+    lines += sum(1 for piece in pieces if piece and not piece.isspace())
+    return lines, _has_content(text[last + 1 :])
+
+
+@dataclass
+class _Scan:
+    encoding: str
+    bom: int  # bytes of UTF-8 BOM skipped
+    lines: int
+    fingerprint: str
+    sample: str  # the first characters, for check_spaced_words
+
+
+def _scan(p: Path, f, size: int, progress: _Progress) -> _Scan:
+    """Pass 1: decode_text's checks over the whole file (the first NUL byte wins over an earlier
+    UTF-8 error, as there), the number of non-empty lines, the fingerprint and a sample."""
+    name = str(p)
+    head = f.read(max(STREAM_CHUNK_BYTES, 16))
+    encoding = _check_head(head, size, name)
+    bom = 3 if encoding == "utf-8" and head.startswith(codecs.BOM_UTF8) else 0
+    decoder = codecs.getincrementaldecoder(encoding)("strict")
+    hasher = hashlib.sha256()
+    lines, open_content = 0, False
+    sample, sample_chars = [], 0
+    bad: tuple[int, bytes] | None = None  # the first bytes that are not UTF-8
+    data, pos, final = head[bom:], bom, False
+    while True:
+        if encoding == "utf-8":
+            nul = data.find(b"\x00")
+            if nul != -1:
+                raise _nul_byte(name, pos + nul)
+        if bad is None:
+            pending = len(decoder.getstate()[0])  # bytes held back from the previous chunk
+            try:
+                text = decoder.decode(data, final)
+            except UnicodeDecodeError as exc:
+                offset = pos - pending + exc.start
+                if encoding != "utf-8":
+                    raise _damaged_utf16(name, offset) from None
+                bad, text = (offset, exc.object[exc.start : exc.start + 1]), ""
+            # A valid UTF-8 file's bytes (BOM excluded) are the UTF-8 encoding of its text.
+            hasher.update(data if encoding == "utf-8" else text.encode("utf-8", "surrogatepass"))
+            lines, open_content = _count_lines(text, lines, open_content)
+            if sample_chars < 100_000:
+                sample.append(text[: 100_000 - sample_chars])
+                sample_chars += len(sample[-1])
+        pos += len(data)
+        progress(_CHECK_SHARE * pos / max(size, 1), f"Checking {p.name}: {pos / _MB:,.0f} of {size / _MB:,.0f} MB")
+        if final:
+            break
+        data = f.read(STREAM_CHUNK_BYTES)
+        final = not data
+    if bad is not None:
+        raise _not_utf8(name, *bad)
+    lines += open_content
+    return _Scan(encoding, bom, lines, hasher.hexdigest()[:16], "".join(sample))
+
+
+class _SurfaceIds(dict):
+    """Surface token -> provisional id, numbered as first seen; line breaks are 0, for <eos>."""
+
+    def __init__(self) -> None:
+        super().__init__({"\n": 0, "\r\n": 0, "\r": 0})
+        self.surfaces = [EOS]
+
+    def __missing__(self, token: str) -> int:
+        self[token] = i = len(self.surfaces)
+        self.surfaces.append(token)
+        return i
+
+
+class _ValidText:
+    """The first `limit` characters of "\n".join(non-empty lines), fed raw text from a line start."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.lines: list[str] = []
+        self.chars = 0
+        self.open = ""
+        self.started = self.done = False
+
+    def feed(self, text: str, final: bool) -> None:
+        if self.done:
+            return
+        pieces = split_lines(text)
+        pieces[0] = self.open + pieces[0]
+        complete, self.open = (pieces, "") if final else (pieces[:-1], pieces[-1])
+        for line in complete:
+            if _has_content(line):
+                self.lines.append(line)
+                self.chars += len(line) + 1
+                if self.chars > self.limit:
+                    self.done = True
+                    return
+        if len(self.open) > self.limit:  # a huge line: its start is all that is needed
+            if _has_content(self.open):
+                self.lines.append(self.open)
+                self.done = True
+            else:
+                self.open = self.open[: self.limit + 1]
+
+    def text(self) -> str:
+        return "\n".join(self.lines)[: self.limit]
+
+
+def _after_lines(block: str, count: int, open_content: bool) -> str:
+    """`block` after the end of its `count`-th non-empty line (the first piece of `block` continues
+    a line whose earlier part had content if `open_content`)."""
+    start = 0
+    for match in _BREAK.finditer(block):
+        if (start == 0 and open_content) or _has_content(block[start : match.start()]):
+            count -= 1
+        start = match.end()
+        if count == 0:
+            return block[start:]
+    return ""
+
+
+def _block_end(text: str, name: str) -> int:
+    """Where a block of decoded text can end without cutting a token: after its last line break,
+    else after its last space; 0 to wait for more text."""
+    cut = max(text.rfind("\n"), text.rfind("\r")) + 1
+    if cut:
+        return cut
+    space = _SPACE.search(text[::-1])
+    if space is not None:
+        return len(text) - space.start()
+    if len(text) > MAX_UNBROKEN_CHARS:
+        raise CorpusError(
+            f"{name} has over {MAX_UNBROKEN_CHARS // _MB} MB of text without a space or a line break: "
+            "it is not ordinary text."
+        )
+    return 0
+
+
+def _changed(p: Path) -> CorpusError:
+    return CorpusError(f"{p} changed while it was being read: try again once it is saved.")
+
+
+def _stream_corpus(cls: type[Corpus], p: Path, info: os.stat_result, config: DataConfig, progress: _Progress) -> Corpus:
+    size = info.st_size
+    try:
+        f = open(p, "rb")  # closed in the finally below
+    except OSError as exc:
+        raise CorpusError(f"Cannot read {p}: {exc.strerror or exc}") from None
+    try:
+        scan = _scan(p, f, size, progress)
+        if scan.lines == 0:
+            raise CorpusError("The corpus is empty: add some text (a few sentences at least).")
+        check_spaced_words(scan.sample)
+        n_valid = round(scan.lines * config.valid_fraction)
+        valid_is_train = scan.lines < MIN_LINES_TO_SPLIT or n_valid == 0
+        n_train = scan.lines if valid_is_train else scan.lines - n_valid
+        valid_start = 0 if valid_is_train else n_train  # first line of the validation text
+
+        # Pass 2: provisional ids of every token, split at the end of line n_train.
+        f.seek(scan.bom)
+        decoder = codecs.getincrementaldecoder(scan.encoding)("strict")
+        ids = _SurfaceIds()
+        train_chunks: list[np.ndarray] = []
+        valid_chunks: list[np.ndarray] = []
+        counts = np.zeros(1024, dtype=np.int64)  # of each provisional id in the training part
+        valid = _ValidText(VALID_TEXT_CHARS)
+        valid.started = valid_start == 0
+        lines_done, last_was_eos, carry, pos, final = 0, True, "", scan.bom, False
+        while not final:
+            data = f.read(STREAM_CHUNK_BYTES)
+            final = not data
+            pos += len(data)
+            try:
+                text = carry + decoder.decode(data, final)
+            except UnicodeDecodeError:
+                raise _changed(p) from None
+            cut = len(text) if final else _block_end(text, str(p))
+            block, carry = text[:cut], text[cut:]
+            tokens = _TOKEN_OR_BREAK.findall(normalize(block))
+            if final:
+                tokens.append("\n")  # the last line ends like the others
+            arr = np.fromiter(map(ids.__getitem__, tokens), dtype=np.int32, count=len(tokens))
+            del tokens
+            # A line break is an <eos> only after a token: drop the breaks of empty lines.
+            brk = arr == 0
+            drop = brk.copy()
+            drop[1:] &= brk[:-1]
+            if drop.size:
+                drop[0] &= last_was_eos
+            if drop.any():
+                arr = arr[~drop]
+            open_content = not last_was_eos  # the line open before this block has a token
+            if arr.size:
+                last_was_eos = bool(arr[-1] == 0)
+            ends = np.flatnonzero(arr == 0)
+            need = n_train - lines_done  # line ends before the validation part starts
+            split = 0 if need <= 0 else arr.size if need > ends.size else int(ends[need - 1]) + 1
+            if split:
+                part = arr[:split]
+                train_chunks.append(part)
+                found = np.bincount(part)
+                if found.size > counts.size:
+                    counts = np.concatenate([counts, np.zeros(max(found.size, 2 * counts.size) - counts.size, np.int64)])
+                counts[: found.size] += found
+            if split < arr.size:
+                valid_chunks.append(arr[split:])
+            if not valid.done:
+                if valid.started:
+                    valid.feed(block, final)
+                elif 0 < valid_start - lines_done <= ends.size:
+                    valid.started = True
+                    valid.feed(_after_lines(block, valid_start - lines_done, open_content), final)
+            lines_done += ends.size
+            progress(_CHECK_SHARE + (1 - _CHECK_SHARE - _BUILD_SHARE) * pos / max(size, 1),
+                     f"Reading words: {pos / _MB:,.0f} of {size / _MB:,.0f} MB")
+        now = os.fstat(f.fileno())
+        if lines_done != scan.lines or (now.st_size, now.st_mtime_ns) != (info.st_size, info.st_mtime_ns):
+            raise _changed(p)
+    except OSError as exc:
+        raise CorpusError(f"Cannot read {p}: {exc.strerror or exc}") from None
+    finally:
+        f.close()
+
+    building = 1 - _BUILD_SHARE
+    progress(building, "Building the vocabulary")
+    train_tokens = sum(chunk.size for chunk in train_chunks)
+    valid_tokens = train_tokens if valid_is_train else sum(chunk.size for chunk in valid_chunks)
+    words = train_tokens - n_train + (0 if valid_is_train else valid_tokens - n_valid)
+    if train_tokens - n_train == 0:
+        raise CorpusError("The corpus has no words, only spaces: add some text.")
+    surfaces = ids.surfaces
+    del ids
+    key_counts: dict[str, int] = {}
+    surface_counts: dict[tuple[str, str], int] = {}
+    for i in np.flatnonzero(counts[1:]) + 1:  # seen in training; 0 is <eos>
+        surface, c = surfaces[i], int(counts[i])
+        k = key(surface, config.lowercase)
+        key_counts[k] = key_counts.get(k, 0) + c
+        surface_counts[(k, surface)] = c
+    min_freq = config.min_freq or (2 if train_tokens >= 50_000 else 1)
+    vocab = Vocab.from_counts(key_counts, surface_counts, min_freq, config.max_vocab, config.lowercase)
+    remap = np.fromiter((vocab.id(s) for s in surfaces), dtype=np.int32, count=len(surfaces))
+    remap[0] = EOS_ID
+    del surfaces, key_counts, surface_counts
+    train_ids = torch.from_numpy(_gather(train_chunks, remap, progress, building, building + _BUILD_SHARE / 2))
+    valid_ids = train_ids if valid_is_train else torch.from_numpy(
+        _gather(valid_chunks, remap, progress, building + _BUILD_SHARE / 2, 1.0))
+    stats = CorpusStats(
+        words=words,
+        lines=scan.lines,
+        vocab_size=len(vocab),
+        train_tokens=train_tokens,
+        valid_tokens=valid_tokens,
+        valid_is_train=valid_is_train,
+    )
+    progress.done(f"Loaded {p.name}")
+    return cls(
+        vocab=vocab,
+        train_ids=train_ids,
+        valid_ids=valid_ids,
+        valid_text=valid.text(),
+        stats=stats,
+        fingerprint=scan.fingerprint,
+        config=config,
+    )
+
+
+def _gather(chunks: list[np.ndarray], remap: np.ndarray, progress: _Progress, start: float, end: float) -> np.ndarray:
+    """Vocabulary ids of provisional-id chunks, concatenated; each chunk is freed once copied."""
+    total = sum(chunk.size for chunk in chunks)
+    out = np.empty(total, dtype=np.int32)
+    chunks.reverse()
+    pos = 0
+    while chunks:
+        chunk = chunks.pop()
+        np.take(remap, chunk, out=out[pos : pos + chunk.size], mode="clip")  # indices are all valid
+        pos += chunk.size
+        progress(start + (end - start) * pos / max(total, 1), "Building the vocabulary")
+    return out
 
 
 def batchify(ids: torch.Tensor, batch_size: int) -> torch.Tensor:

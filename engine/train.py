@@ -164,7 +164,7 @@ def forward_loss(model: WordRNN, x: torch.Tensor, y: torch.Tensor, hidden: Hidde
     output = model.drop(output.float())
     hidden = tuple(h.float() for h in hidden) if isinstance(hidden, tuple) else hidden.float()
     loss = linear_cross_entropy(
-        output.reshape(-1, output.size(-1)), model.decoder.weight, model.decoder.bias, y.reshape(-1), dtype
+        output.reshape(-1, output.size(-1)), model.decoder.weight, model.decoder.bias, y.reshape(-1).long(), dtype
     )
     return loss, hidden
 
@@ -184,7 +184,7 @@ def validation_loss(model: WordRNN, ids: torch.Tensor, bptt: int, max_tokens: in
         seq = min(bptt, data.size(0) - 1 - i)
         x, y = data[i : i + seq], data[i + 1 : i + 1 + seq]
         logits, hidden = model(x, hidden)
-        total += F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), y.reshape(-1), reduction="sum").item()
+        total += F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), y.reshape(-1).long(), reduction="sum").item()
         count += y.numel()
     model.train(was_training)
     return total / max(count, 1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Iterable, Mapping
 
 import numpy as np
 
@@ -63,6 +63,20 @@ class Vocab:
             k = key(token, lowercase)
             key_counts[k] += 1
             surface_counts[(k, token)] += 1
+        return cls.from_counts(key_counts, surface_counts, min_freq, max_vocab, lowercase)
+
+    @classmethod
+    def from_counts(
+        cls,
+        key_counts: Mapping[str, int],
+        surface_counts: Mapping[tuple[str, str], int],
+        min_freq: int = 1,
+        max_vocab: int | None = None,
+        lowercase: bool = True,
+    ) -> "Vocab":
+        """The vocabulary `build` gives, from counts made elsewhere (Corpus.from_file counts while
+        streaming): `key_counts[key]` and `surface_counts[(key, surface form)]` of the training tokens,
+        <eos> excluded. Ties are broken the same way whatever order the counts come in."""
         kept = [(k, c) for k, c in key_counts.items() if c >= min_freq and k not in SPECIALS]
         kept.sort(key=lambda kc: (-kc[1], kc[0]))
         if max_vocab is not None:
