@@ -295,16 +295,6 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
 
 
-def ngram_size(lm: object) -> int:
-    """Numbers an n-gram model stores: its unigram vector plus, per order, the weight of every
-    (history, word) pair and the back-off weight of every history."""
-    unigram = getattr(lm, "_unigram", None)
-    size = len(unigram) if unigram is not None else len(lm.vocab)
-    for level in getattr(lm, "_levels", []):
-        size += len(level.alpha) + len(level.gamma)
-    return size
-
-
 # -- measuring ---------------------------------------------------------------------------------
 
 
@@ -318,7 +308,7 @@ def _measure_ngram(corpus: Corpus, eval_text: str, typing: list[str]) -> tuple[R
     ppl = evaluate(lm, corpus.valid_text, ksr=False).perplexity if eval_text != corpus.valid_text else scores.perplexity
     latency = time_suggestions(lm, typing)
     row = Row(
-        cell=NGRAM, label=LABELS[NGRAM], params=ngram_size(lm),
+        cell=NGRAM, label=LABELS[NGRAM], params=lm.size,
         tokens_per_s=corpus.train_ids.numel() / fit_time if fit_time > 0 else math.inf,
         epoch_time=fit_time, epochs=None, train_time=fit_time, stopped="counted",
         valid_ppl=ppl, top1=scores.top1, top3=scores.top3, ksr=scores.ksr,

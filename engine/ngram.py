@@ -89,6 +89,12 @@ class NGramLM:
         self._unigram32 = unigram.astype(np.float32)  # the dense base of every distribution
         self._levels = levels  # _levels[m - 1] has histories of length m (order m + 1)
 
+    @property
+    def size(self) -> int:
+        """Numbers the model stores: its unigram vector plus, per order, the weight of every
+        (history, word) pair and the back-off weight of every history."""
+        return len(self._unigram) + sum(len(level.alpha) + len(level.gamma) for level in self._levels)
+
     # ---- building -------------------------------------------------------------------------
 
     @classmethod
