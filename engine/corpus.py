@@ -498,8 +498,8 @@ def _stream_corpus(cls: type[Corpus], p: Path, info: os.stat_result, config: Dat
         f.seek(scan.bom)
         decoder = codecs.getincrementaldecoder(scan.encoding)("strict")
         ids = _SurfaceIds()
-        train_chunks: list[np.ndarray] = []
-        valid_chunks: list[np.ndarray] = []
+        stream = _IdStream()  # training ids, then validation ids
+        train_tokens = 0
         counts = np.zeros(1024, dtype=np.int64)  # of each provisional id in the training part
         valid = _ValidText(VALID_TEXT_CHARS)
         valid.started = valid_start == 0
@@ -534,14 +534,12 @@ def _stream_corpus(cls: type[Corpus], p: Path, info: os.stat_result, config: Dat
             need = n_train - lines_done  # line ends before the validation part starts
             split = 0 if need <= 0 else arr.size if need > ends.size else int(ends[need - 1]) + 1
             if split:
-                part = arr[:split]
-                train_chunks.append(part)
-                found = np.bincount(part)
+                train_tokens += split
+                found = np.bincount(arr[:split])
                 if found.size > counts.size:
                     counts = np.concatenate([counts, np.zeros(max(found.size, 2 * counts.size) - counts.size, np.int64)])
                 counts[: found.size] += found
-            if split < arr.size:
-                valid_chunks.append(arr[split:])
+            stream.append(arr)
             if not valid.done:
                 if valid.started:
                     valid.feed(block, final)
@@ -561,8 +559,7 @@ def _stream_corpus(cls: type[Corpus], p: Path, info: os.stat_result, config: Dat
 
     building = 1 - _BUILD_SHARE
     progress(building, "Building the vocabulary")
-    train_tokens = sum(chunk.size for chunk in train_chunks)
-    valid_tokens = train_tokens if valid_is_train else sum(chunk.size for chunk in valid_chunks)
+    valid_tokens = train_tokens if valid_is_train else stream.size - train_tokens
     words = train_tokens - n_train + (0 if valid_is_train else valid_tokens - n_valid)
     if train_tokens - n_train == 0:
         raise CorpusError("The corpus has no words, only spaces: add some text.")
@@ -580,9 +577,9 @@ def _stream_corpus(cls: type[Corpus], p: Path, info: os.stat_result, config: Dat
     remap = np.fromiter((vocab.id(s) for s in surfaces), dtype=np.int32, count=len(surfaces))
     remap[0] = EOS_ID
     del surfaces, key_counts, surface_counts
-    train_ids = torch.from_numpy(_gather(train_chunks, remap, progress, building, building + _BUILD_SHARE / 2))
-    valid_ids = train_ids if valid_is_train else torch.from_numpy(
-        _gather(valid_chunks, remap, progress, building + _BUILD_SHARE / 2, 1.0))
+    ids = stream.take(remap, lambda done: progress(building + _BUILD_SHARE * done, "Building the vocabulary"))
+    train_ids = torch.from_numpy(ids[:train_tokens])
+    valid_ids = train_ids if valid_is_train else torch.from_numpy(ids[train_tokens:])
     stats = CorpusStats(
         words=words,
         lines=scan.lines,
@@ -603,18 +600,43 @@ def _stream_corpus(cls: type[Corpus], p: Path, info: os.stat_result, config: Dat
     )
 
 
-def _gather(chunks: list[np.ndarray], remap: np.ndarray, progress: _Progress, start: float, end: float) -> np.ndarray:
-    """Vocabulary ids of provisional-id chunks, concatenated; each chunk is freed once copied."""
-    total = sum(chunk.size for chunk in chunks)
-    out = np.empty(total, dtype=np.int32)
-    chunks.reverse()
-    pos = 0
-    while chunks:
-        chunk = chunks.pop()
-        np.take(remap, chunk, out=out[pos : pos + chunk.size], mode="clip")  # indices are all valid
-        pos += chunk.size
-        progress(start + (end - start) * pos / max(total, 1), "Building the vocabulary")
-    return out
+class _IdStream:
+    """A growing int32 token stream kept in SEGMENT-id arrays: bigger than glibc's largest mmap
+    threshold (32 MB), so each segment is its own mapping and goes back to the system when freed."""
+
+    SEGMENT = 16 * 1024**2  # ids: 64 MB
+
+    def __init__(self) -> None:
+        self.segments: list[np.ndarray] = []
+        self.size = 0
+
+    def append(self, ids: np.ndarray) -> None:
+        while ids.size:
+            used = self.size % self.SEGMENT
+            if used == 0:
+                self.segments.append(np.empty(self.SEGMENT, dtype=np.int32))  # pages used as written
+            n = min(ids.size, self.SEGMENT - used)
+            self.segments[-1][used : used + n] = ids[:n]
+            self.size += n
+            ids = ids[n:]
+
+    def take(self, table: np.ndarray, progress: Callable[[float], None]) -> np.ndarray:
+        """`table[stream]` as one array; each segment is freed as soon as it is copied, so the peak
+        is the result plus one segment."""
+        out = np.empty(self.size, dtype=np.int32)
+        step = 1024**2  # np.take makes an int64 copy of the indices: keep it small
+        self.segments.reverse()
+        pos = 0
+        while self.segments:
+            segment = self.segments.pop()
+            n = min(self.SEGMENT, self.size - pos)
+            for i in range(0, n, step):
+                m = min(step, n - i)
+                np.take(table, segment[i : i + m], out=out[pos + i : pos + i + m], mode="clip")  # all valid
+            del segment
+            pos += n
+            progress(pos / max(self.size, 1))
+        return out
 
 
 def batchify(ids: torch.Tensor, batch_size: int) -> torch.Tensor:

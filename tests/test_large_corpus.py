@@ -53,6 +53,7 @@ def streaming(monkeypatch):
     monkeypatch.setattr(corpus_module, "STREAM_THRESHOLD_BYTES", 1024)
     monkeypatch.setattr(corpus_module, "STREAM_CHUNK_BYTES", 64)
     monkeypatch.setattr(corpus_module, "PROGRESS_INTERVAL", 0.0)
+    monkeypatch.setattr(corpus_module._IdStream, "SEGMENT", 97)  # ids kept in many small arrays
     return monkeypatch
 
 
@@ -363,3 +364,37 @@ def test_validation_loss_and_ngram_accept_int32(tiny_corpus, runs):
     a = NGramLM.fit(tiny_corpus.train_ids.int(), tiny_corpus.vocab, 3)
     b = NGramLM.fit(tiny_corpus.train_ids, tiny_corpus.vocab, 3)
     assert a.prob([1, 5], 6) == b.prob([1, 5], 6)
+
+
+# -- the CLI --------------------------------------------------------------------------------------
+
+
+def test_cli_trains_on_a_streamed_file(streaming, tmp_path, capsys):
+    from tui.cli import main
+
+    streaming.setenv("NEXTWORD_HOME", str(tmp_path / "home"))
+    path = write(tmp_path, make_text(14).encode())
+    code = main(["train", str(path), "--emb", "8", "--hidden", "8", "--epochs", "1", "--cell", "gru", "--name", "s"])
+    err = capsys.readouterr().err
+    assert code == 0 and "Loading the corpus: 0% (Checking big.txt" in err
+    assert f"Corpus: {Corpus.from_text(load_text(path)).stats.summary()}" in err
+
+
+def test_cli_ctrl_c_while_loading_exits_2_with_one_line(streaming, tmp_path, capsys):
+    import signal
+
+    from tui.cli import main
+
+    streaming.setenv("NEXTWORD_HOME", str(tmp_path / "home"))
+    scan = corpus_module._scan
+
+    def interrupted_scan(*args):
+        os.kill(os.getpid(), signal.SIGINT)  # the CLI's handler asks from_file to stop
+        return scan(*args)
+
+    streaming.setattr(corpus_module, "_scan", interrupted_scan)
+    code = main(["train", str(write(tmp_path, make_text(15).encode())), "--epochs", "1"])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert err.strip().splitlines()[-1] == "nextword-tui: error: Loading the corpus was cancelled."
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
