@@ -5,6 +5,7 @@ PyTorch only; never imports Textual. The TUI, the CLI and the tests all use thes
     text = load_text("corpus.txt")                       # CorpusError on unreadable / binary / non-UTF-8
     corpus = Corpus.from_text(text, DataConfig())        # tokenize, split (last 10% of lines), vocabulary
     corpus.stats.summary()                               # words, lines, vocabulary, train/valid tokens
+    corpus = Corpus.from_file("big.txt", on_progress=..., should_stop=...)   # streamed, bounded memory
 
     config = ModelConfig(cell="gru", emb=256, hidden=256)   # vocab_size is filled in by train()
     config.param_count()                                 # known before anything is allocated
