@@ -225,3 +225,19 @@ def test_the_cache_stays_right_after_continue_text(runs):
     predictor.continue_text("the dog ran to ", n_words=3, seed=1)
     assert predictor.suggest("the cat ", k=3) == before
     assert predictor.suggest("the cat ", k=3) == Predictor(runs["lstm"].trained.language_model()).suggest("the cat ", k=3)
+
+
+@pytest.mark.parametrize("before, after", [
+    ("I have 3.", "I have 3.14 "),        # a number with a separator is one token
+    ("we paid 1,", "we paid 1,000 "),
+    ("the <unk>", "the <unk> , and "),    # punctuation cannot join what follows
+    ("hello ", "hello there "),
+    ("one\n", "one\ntwo "),
+])
+def test_reading_only_the_new_text_gives_the_same_state_as_rereading_all(runs, before, after):
+    lm = runs["gru"].trained.language_model()
+    typed = Predictor(lm)
+    typed.suggest(before)
+    fresh = Predictor(lm)
+    assert typed.suggest(after, k=5) == fresh.suggest(after, k=5)
+    assert typed._ids == fresh._ids
