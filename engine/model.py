@@ -172,6 +172,16 @@ class WordRNN(nn.Module):
         output, hidden = self.features(ids, hidden)
         return self.decoder(output), hidden
 
+    def _layer_weights(self) -> list[tuple[torch.Tensor, ...]]:
+        """(w_ih, w_hh, b_ih, b_hh) per layer. Looked up once: nn.Module attribute access is slow
+        next to a keystroke's budget, and load_state_dict copies into these same tensors."""
+        if not hasattr(self, "_weights_by_layer"):
+            self._weights_by_layer = [
+                tuple(getattr(self.rnn, f"{name}_l{layer}") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+                for layer in range(self.config.layers)
+            ]
+        return self._weights_by_layer
+
     @torch.inference_mode()
     def step(self, token: int, hidden: Hidden) -> tuple[torch.Tensor, Hidden]:
         """One token at batch size 1 through the cell functions; returns logits [vocab].
@@ -182,13 +192,7 @@ class WordRNN(nn.Module):
         x = self.embed.weight[token].unsqueeze(0)
         cell = {"rnn": torch.rnn_tanh_cell, "lstm": torch.lstm_cell, "gru": torch.gru_cell}[self.config.cell]
         new_h, new_c = [], []
-        for layer in range(self.config.layers):
-            weights = (
-                getattr(self.rnn, f"weight_ih_l{layer}"),
-                getattr(self.rnn, f"weight_hh_l{layer}"),
-                getattr(self.rnn, f"bias_ih_l{layer}"),
-                getattr(self.rnn, f"bias_hh_l{layer}"),
-            )
+        for layer, weights in enumerate(self._layer_weights()):
             if self.config.cell == "lstm":
                 h, c = cell(x, (hidden[0][layer], hidden[1][layer]), *weights)
                 new_c.append(c)

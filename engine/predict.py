@@ -39,11 +39,16 @@ class Predictor:
         self._states: list[object] = [lm.start()]  # _states[i]: after reading _ids[:i]
         self._last_context: str | None = None  # typing inside a word keeps the context unchanged
         self._last_tail = ""  # the (windowed) context whose tokens are _ids
+        self._probs_state: object = None  # the state whose next-token distribution is _probs
+        self._probs = np.empty(0, np.float32)
 
     def suggest(self, text: str, k: int = 5) -> list[Suggestion]:
         """The k likeliest next words (text empty or ending in space/punctuation) or completions."""
         context, partial = split_partial(text)
-        probs = self.lm.next_probs(self._state_for(context))
+        state = self._state_for(context)
+        if state is not self._probs_state:  # an n-gram computes its distribution on demand
+            self._probs_state, self._probs = state, self.lm.next_probs(state)
+        probs = self._probs
         if not partial:
             return self._top_words(probs, k)
         return self._completions(probs, partial, k)
@@ -126,7 +131,7 @@ class Predictor:
         k = min(k, words.size)
         if k <= 0:
             return []
-        top = np.argpartition(-words, k - 1)[:k]
+        top = np.argpartition(words, words.size - k)[words.size - k :]
         top = top[np.argsort(-words[top], kind="stable")] + len(SPECIALS)
         display = self.vocab.display
         return [Suggestion(display[i], float(probs[i]), display[i]) for i in top]
