@@ -25,10 +25,13 @@ from textual.widgets import Footer, Static
 from textual.worker import Worker, get_current_worker
 
 from tui import worker as jobs
-from tui.files import AutosaveStore, LastFile, sample_text
+from tui.files import UTF8, AutosaveStore, DiskState, FileFormat, LastFile, disk_state, read_format, sample_text
+from tui.safe import printable
+from tui.screens.compare import CompareScreen
 from tui.screens.confirm_quit import ConfirmQuitScreen
 from tui.screens.help import HelpScreen
 from tui.screens.open_file import PathScreen
+from tui.screens.overwrite import ConfirmOverwriteScreen
 from tui.screens.recover import RecoverScreen
 from tui.widgets.autocomplete import Autocomplete
 from tui.widgets.editor import CorpusEditor
@@ -38,6 +41,7 @@ from tui.widgets.training_log import TrainingLog
 NEURAL_CELLS = ("rnn", "lstm", "gru")
 MIN_SIZE = (64, 20)  # below this the panes cannot be used; say so instead of drawing them
 EXIT_GRACE = 3.0  # seconds a terminate signal waits for a clean exit
+COMPARE_MAX_TIME = 60.0  # seconds of training per network in a comparison, at most
 SHORT_HEIGHT = 28  # below this the picker folds its settings away until it has focus
 TOO_SMALL = "Terminal too small.\nnextword-tui needs at least {}x{}; this one is {}x{}.\nEnlarge it, or press ctrl+q to quit."
 HELP = {
@@ -48,6 +52,7 @@ HELP = {
     "select_cell('ngram')": "Use the n-gram baseline (built from the editor text, no training)",
     "toggle_training": "Train the selected model on the editor text / stop training",
     "stop_training": "Stop training (keeps the best weights so far)",
+    "compare": "Compare RNN, LSTM and GRU (and the n-gram) on the editor text, each trained for the same time",
     "open": "Open a corpus file",
     "save": "Save the corpus (asks for a name the first time)",
     "focus_pane('editor')": "Focus the corpus editor",
@@ -76,22 +81,27 @@ def ngram_available() -> bool:
     return bool(locations) and any((Path(p) / "ngram.py").is_file() for p in locations)
 
 
-# The footer shows these as one item each ("f2f3f4f5 Model"), so that it fits in 80 columns.
+# The footer shows these as one item each ("f2f3f4f5 Model"), so that it fits in 80 columns. The
+# pane keys F6-F9 are not in it (each pane's border shows its key; F1 lists them all), which leaves
+# room for ctrl+r Compare and, while training, escape Stop.
 MODELS = Binding.Group("Model", compact=True)
 FILES = Binding.Group("File", compact=True)
 PANES_GROUP = Binding.Group("Pane", compact=True)
 
 
 class FileLoaded(Message):
-    def __init__(self, path: str, text: str | None, error: str | None = None) -> None:
+    def __init__(self, path: str, text: str | None, error: str | None = None,
+                 fmt: FileFormat = UTF8, disk: DiskState | None = None) -> None:
         super().__init__()
         self.path = path
         self.text = text
         self.error = error
+        self.fmt = fmt  # the file's encoding, kept when saving
+        self.disk = disk  # the file's disk_state() from before it was read
 
 
 class NextwordApp(App[None]):
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).parent / "app.tcss"  # absolute, so that subclasses (tests) find it
     TITLE = "nextword-tui"
     AUTO_FOCUS = "#typing"
 
@@ -104,12 +114,13 @@ class NextwordApp(App[None]):
         Binding("f5", "select_cell('ngram')", "n-gram", priority=True, group=MODELS),
         Binding("ctrl+t", "toggle_training", "Train", priority=True),
         Binding("escape", "stop_training", "Stop"),
+        Binding("ctrl+r", "compare", "Compare", priority=True),
         Binding("ctrl+o", "open", "Open", priority=True, group=FILES),
         Binding("ctrl+s", "save", "Save", priority=True, group=FILES),
-        Binding("f6", "focus_pane('editor')", "Editor", priority=True, group=PANES_GROUP),
-        Binding("f7", "focus_pane('picker')", "Model", priority=True, group=PANES_GROUP),
-        Binding("f8", "focus_pane('log')", "Log", priority=True, group=PANES_GROUP),
-        Binding("f9", "focus_pane('typing')", "Type", priority=True, group=PANES_GROUP),
+        Binding("f6", "focus_pane('editor')", "Editor", priority=True, group=PANES_GROUP, show=False),
+        Binding("f7", "focus_pane('picker')", "Model", priority=True, group=PANES_GROUP, show=False),
+        Binding("f8", "focus_pane('log')", "Log", priority=True, group=PANES_GROUP, show=False),
+        Binding("f9", "focus_pane('typing')", "Type", priority=True, group=PANES_GROUP, show=False),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
 
@@ -125,13 +136,23 @@ class NextwordApp(App[None]):
         # cell -> (key, predictor, metrics); key is a model path, "live" or an n-gram key
         self._predictors: dict[str, tuple[str, object, dict]] = {}
         self._loading: dict[str, str] = {}  # cell -> key being loaded
+        # Model folders that failed to load, as (path, saved_at): skipped until saved again.
+        self._broken: set[tuple[str, float]] = set()
         self._training: Worker | None = None
         self._training_cell: str | None = None
         self._training_epoch = 0
-        self._autosave_found = None  # an autosave found at start, until the file is loaded
-        self._recovery_question_open = False  # the recovery question is on screen
+        self._autosave_found: list = []  # orphaned autosaves found at start, offered once the file is loaded
+        self._recovery_asked = 0  # orphaned autosaves asked about so far
         self._quitting = False
         self.hard_exit_after_signal = False  # run_app sets it: only a real process may os._exit
+
+    def notify(self, message: str, *, title: str = "", severity="information", timeout: float | None = None,
+               markup: bool = True) -> None:
+        """Every notification is plain text: messages quote file names and the user's text, which
+        must neither be read as markup (a file named "[/]" would crash the app) nor send control
+        characters to the terminal."""
+        super().notify(printable(str(message), newlines=True), title=printable(str(title)), severity=severity,
+                       timeout=timeout, markup=False)
 
     # --- layout --------------------------------------------------------------------------------
 
@@ -162,7 +183,7 @@ class NextwordApp(App[None]):
         self.call_after_refresh(self._start)
 
     def _start(self) -> None:
-        self._autosave_found = self.autosave.recoverable()
+        self._autosave_found = self.autosave.orphans()
         path = self.requested_path or self.last_file.get()
         if path:
             self._open_path(path, startup=True)
@@ -228,6 +249,8 @@ class NextwordApp(App[None]):
             key = {"rnn": "F2", "lstm": "F3", "gru": "F4", "ngram": "F5"}[cell]
             yield SystemCommand(f"Use {CELL_NAMES[cell]}", f"{key}: switch the model to {CELL_NAMES[cell]}",
                                 lambda cell=cell: self.action_select_cell(cell))
+        yield SystemCommand("Compare models…", "ctrl+r: train RNN, LSTM and GRU for the same time on the editor "
+                            "text and compare them with the n-gram", self.action_compare)
         yield SystemCommand("Open corpus…", "ctrl+o: open a text file in the editor", self.action_open)
         yield SystemCommand("Save corpus", "ctrl+s: save the editor text", self.action_save)
         yield SystemCommand("Save corpus as…", "save the editor text under a new name", self.action_save_as)
@@ -275,6 +298,11 @@ class NextwordApp(App[None]):
         self.picker_pane.engine_loaded = True
         self._refresh_models()
 
+    def on_engine_failed(self, message: jobs.EngineFailed) -> None:
+        self.notify(f"The engine could not be loaded ({message.error}): training and suggestions are off. "
+                    "Your text can still be edited and saved; reinstall nextword-tui to fix this.",
+                    title="Engine not available", severity="error", timeout=15)
+
     def on_models_listed(self, message: jobs.ModelsListed) -> None:
         self._saved_models = message.models
         self._refresh_models()
@@ -284,7 +312,8 @@ class NextwordApp(App[None]):
         that editing the text does not swap models under the user); else the newest of the cell."""
         chosen: dict = {}
         for cell in self.cells:
-            infos = [info for info in self._saved_models if info.cell == cell]  # newest first
+            infos = [info for info in self._saved_models  # newest first
+                     if info.cell == cell and (str(info.path), info.saved_at) not in self._broken]
             in_use = self._predictors.get(cell, (None,))[0]
             current = [info for info in infos if info.corpus_fingerprint == self.fingerprint]
             kept = [info for info in infos if str(info.path) == in_use]
@@ -347,7 +376,16 @@ class NextwordApp(App[None]):
             return  # a stale result (the text or the n-gram order changed meanwhile)
         self._loading.pop(message.cell, None)
         if message.error:
-            self.notify(message.error, title=f"Could not load the {CELL_NAMES[message.cell]} model", severity="error")
+            if message.cell == "ngram":
+                self.notify(message.error, title="Could not build the n-gram model", severity="error")
+                return
+            # A damaged model folder: say so once, skip it from now on, and fall back to the
+            # model in use or the next one saved for this cell.
+            self._broken.update((str(info.path), info.saved_at) for info in self._saved_models
+                                if str(info.path) == message.key)
+            self.notify(f"{message.error} This model is skipped: delete its folder, or train the model again.",
+                        title=f"Could not load the {CELL_NAMES[message.cell]} model", severity="error", timeout=10)
+            self._refresh_models()
             return
         if self._predictors.get(message.cell, (None,))[0] == "live":
             return  # training took over this cell meanwhile
@@ -418,16 +456,19 @@ class NextwordApp(App[None]):
     @work(thread=True, group="open", exclusive=True, exit_on_error=False)
     def _open_path(self, path: str, startup: bool = False) -> None:
         """Read a corpus file off the UI thread (load_text needs the engine, and files can be big)."""
-        if startup and not Path(path).exists():
+        if startup and not os.path.lexists(path):
             self.post_message(FileLoaded(path, "", error=None))  # a new file: start it empty
             return
         from engine.corpus import load_text
         from engine.errors import CorpusError
 
+        disk = disk_state(path)  # before reading: a change while reading counts as a change
         try:
-            self.post_message(FileLoaded(path, load_text(path)))
+            text = load_text(path)  # refuses folders, pipes and devices without opening them
         except CorpusError as exc:
             self.post_message(FileLoaded(path, None, error=str(exc)))
+            return
+        self.post_message(FileLoaded(path, text, fmt=read_format(path), disk=disk))
 
     def on_file_loaded(self, message: FileLoaded) -> None:
         if message.error:
@@ -436,41 +477,75 @@ class NextwordApp(App[None]):
                 self.editor_pane.load(sample_text(), None)  # a failed start still gets something to train on
         else:
             path = str(Path(message.path).resolve())
-            self.editor_pane.load(message.text or "", path)
+            text = message.text or ""
+            self.editor_pane.load(text, path, fmt=message.fmt, disk=message.disk)
             self.last_file.set(path)
+            if not text.strip() and message.disk is not None:
+                self.notify(f"{Path(path).name} is empty: write or paste some text (a few sentences at least) "
+                            "before training.", title="Empty corpus", severity="warning", timeout=6)
         self._offer_recovery()
 
     def _offer_recovery(self) -> None:
-        autosave, self._autosave_found = self._autosave_found, None
-        if autosave is None:
+        """Ask about each orphaned autosave, newest first, until one is recovered."""
+        if not self._autosave_found:
             return
+        autosave = self._autosave_found.pop(0)
+        position = (self._recovery_asked + 1, self._recovery_asked + 1 + len(self._autosave_found))
+        self._recovery_asked += 1
         preview = "\n".join(autosave.text.splitlines()[:3])[:200]
 
-        def decided(recover: bool | None) -> None:
-            self._recovery_question_open = False
-            if recover:
+        def decided(choice: str | None) -> None:
+            if choice == "recover":
                 self._recover(autosave)
+                left, self._autosave_found = self._autosave_found, []
+                for other in left:
+                    self.autosave.keep(other)
+                if left:
+                    self.notify(f"{len(left)} more autosave(s) with unsaved work are kept: they are offered at "
+                                "the next start.", timeout=8)
+                return
+            if choice == "discard":
+                self.autosave.discard(autosave)
             else:
-                self.autosave.clear()
+                self.autosave.keep(autosave)
+            self._offer_recovery()
 
-        self._recovery_question_open = True  # until decided, quitting must not drop the autosave
-        self.push_screen(RecoverScreen(autosave.path, autosave.saved_at, preview), decided)
+        self.push_screen(RecoverScreen(autosave.path, autosave.saved_at, preview, position), decided)
 
     def _recover(self, autosave) -> None:
-        saved = ""
+        saved, fmt, disk = "", UTF8, None
         if autosave.path:
-            try:
-                saved = Path(autosave.path).read_text(encoding="utf-8-sig")
-            except (OSError, UnicodeDecodeError):
-                saved = ""
-        self.editor_pane.load(autosave.text, autosave.path, saved_text=saved)
+            disk = disk_state(autosave.path)
+            saved = read_saved_text(autosave.path)
+            fmt = read_format(autosave.path) if saved else UTF8
+        self.editor_pane.load(autosave.text, autosave.path, saved_text=saved, fmt=fmt, disk=disk)
+        try:
+            # Now this instance's autosave: the orphan is deleted once that is written.
+            self.autosave.adopt(autosave, self.editor_pane.text, self.editor_pane.path)
+        except OSError:
+            pass  # the orphan stays on disk; the editor's autosave will keep trying
         self.notify("Recovered your unsaved changes. ctrl+s saves them.", timeout=4)
 
     def action_save(self) -> None:
         if self.editor_pane.path is None:
             self.action_save_as()
         else:
-            self.editor_pane.save()
+            self._save_checked()
+
+    def _save_checked(self, then=None) -> None:
+        """Save to the buffer's own file, first asking if another program changed it meanwhile;
+        `then(saved: bool)` runs afterwards."""
+        editor = self.editor_pane
+
+        def save(overwrite: bool | None = True) -> None:
+            saved = bool(overwrite) and editor.save()
+            if then is not None:
+                then(saved)
+
+        if editor.changed_on_disk():
+            self.push_screen(ConfirmOverwriteScreen(Path(editor.path).name), save)
+        else:
+            save()
 
     def action_save_as(self, then=None) -> None:
         """Ask for a path and save there; `then(saved: bool)` runs afterwards."""
@@ -502,6 +577,25 @@ class NextwordApp(App[None]):
         self._training = self._train(job)
         self.refresh_bindings()
         self._refresh_models()
+
+    def action_compare(self) -> None:
+        """Open the comparison screen on the editor text, with the picker's sizes and time budget
+        (capped at COMPARE_MAX_TIME per network)."""
+        if self._training is not None:
+            self.notify("Stop training first (ctrl+t): a comparison trains three networks and needs the "
+                        "processor to itself.", title="Cannot compare yet", severity="warning")
+            return
+        if not self.engine_ready:
+            self.notify("The engine is still loading: try again in a moment.", timeout=3)
+            return
+        from engine.model import ModelConfig
+
+        settings = self.picker_pane.settings()
+        model_config, budget = None, COMPARE_MAX_TIME
+        if settings is not None and settings.cell != "ngram":
+            model_config = ModelConfig(cell=settings.cell, **settings.model)
+            budget = min(settings.train.get("max_time") or COMPARE_MAX_TIME, COMPARE_MAX_TIME)
+        self.push_screen(CompareScreen(self.editor_pane.text, budget, model_config))
 
     @staticmethod
     def _job_summary(job: jobs.TrainingJob) -> str:
@@ -537,13 +631,20 @@ class NextwordApp(App[None]):
 
     def on_training_done(self, message: jobs.TrainingDone) -> None:
         self._training_finished()
-        self.log_pane.finish(message.note)
+        # A run that ends on its own (its epochs, its time budget, or early stopping) is complete;
+        # one the user stopped, or that diverged, keeps its bar where it ended.
+        self.log_pane.finish(message.note, complete=message.stopped in ("completed", "early stopping", "time budget"))
         if message.predictor is not None:
             key = str(message.path) if message.path else "live"
             self._predictors[message.cell] = (key, message.predictor, message.metrics)
+            self._broken = {broken for broken in self._broken if broken[0] != key}  # saved anew
             detail = format_metrics(message.metrics)
             self.log_pane.write(f"{CELL_NAMES[message.cell]}: {detail}")
-            self.notify(message.note, title=f"{CELL_NAMES[message.cell]} trained", timeout=5)
+            if message.save_error:
+                self.notify(message.note, title=f"{CELL_NAMES[message.cell]} trained but not saved",
+                            severity="warning", timeout=15)
+            else:
+                self.notify(message.note, title=f"{CELL_NAMES[message.cell]} trained", timeout=5)
         else:
             self._drop_live_predictor(message.cell)
             self.notify(message.note, timeout=5)
@@ -583,17 +684,21 @@ class NextwordApp(App[None]):
         if choice == "discard":
             self._exit_cleanly(keep_autosave=False)
         elif choice == "save":
+            then = lambda saved: saved and self._exit_cleanly(keep_autosave=False)  # noqa: E731
             if self.editor_pane.path is None:
-                self.action_save_as(then=lambda saved: saved and self._exit_cleanly(keep_autosave=False))
-            elif self.editor_pane.save():
-                self._exit_cleanly(keep_autosave=False)
+                self.action_save_as(then=then)
+            else:
+                self._save_checked(then)
 
     def _exit_cleanly(self, keep_autosave: bool) -> None:
         self._quitting = True
         if self.editor_pane.path:
             self.last_file.set(self.editor_pane.path)  # `nextword-tui` alone reopens it next time
-        if not keep_autosave and not self._recovery_question_open:
-            self.autosave.clear()
+        if not keep_autosave:
+            try:
+                self.autosave.clear()  # only this instance's: other instances' stay
+            except OSError:
+                pass
         if self._training is not None:
             self._training.cancel()  # the thread sees it at its next batch
         self.exit()
@@ -622,12 +727,24 @@ class NextwordApp(App[None]):
             watchdog.start()
 
     def on_unmount(self) -> None:
+        self.autosave.close()  # an autosave left behind is now an orphan, offered next start
         try:
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGHUP):
                 loop.remove_signal_handler(sig)
         except (NotImplementedError, RuntimeError, ValueError, AttributeError):
             pass
+
+
+def read_saved_text(path: str) -> str:
+    """What a corpus file holds, as the editor would load it; "" if it cannot be read as text."""
+    from engine.corpus import load_text
+    from engine.errors import CorpusError
+
+    try:
+        return load_text(path)
+    except CorpusError:
+        return ""
 
 
 def run_app(path: str | None) -> None:

@@ -36,7 +36,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def fail(message: str) -> int:
-    print(f"nextword-tui: error: {message}", file=sys.stderr)
+    """One line on stderr, exit status 2. The message may quote a path or the user's text: its
+    control characters (a newline, an escape sequence) are shown, not obeyed."""
+    from tui.safe import printable
+
+    print(f"nextword-tui: error: {printable(message)}", file=sys.stderr)
     return EXIT_USAGE
 
 
@@ -177,8 +181,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([{"word": s.word, "prob": s.prob, "remainder": s.remainder} for s in suggestions]))
     else:
+        from tui.safe import printable
+
         for s in suggestions:
-            print(f"{s.word}\t{s.prob:.4f}")
+            print(f"{printable(s.word)}\t{s.prob:.4f}")  # a word learned from an escape sequence stays inert
     return 0
 
 

@@ -31,6 +31,14 @@ class EngineReady(Message):
         self.models = models
 
 
+class EngineFailed(Message):
+    """The engine could not be imported (a broken install): the editor still works."""
+
+    def __init__(self, error: str) -> None:
+        super().__init__()
+        self.error = error
+
+
 class ModelsListed(Message):
     def __init__(self, models: list) -> None:
         super().__init__()
@@ -73,15 +81,20 @@ class TrainingNotice(Message):
 
 
 class TrainingDone(Message):
-    """A run ended (completed, stopped, or out of time). `path` is None if nothing was saved."""
+    """A run ended (completed, stopped, or out of time). `path` is None if nothing was saved;
+    `save_error` says why, when saving failed. `stopped` is the engine's reason ("completed",
+    "early stopping", "time budget", "cancelled", "diverged")."""
 
-    def __init__(self, cell: str, predictor, metrics: dict, path: Path | None, note: str) -> None:
+    def __init__(self, cell: str, predictor, metrics: dict, path: Path | None, note: str,
+                 stopped: str = "completed", save_error: str | None = None) -> None:
         super().__init__()
         self.cell = cell
         self.predictor = predictor
         self.metrics = metrics
         self.path = path
         self.note = note
+        self.stopped = stopped
+        self.save_error = save_error
 
 
 class TrainingFailed(Message):
@@ -96,19 +109,31 @@ class TrainingFailed(Message):
 
 def load_engine(post: Post) -> None:
     """Import the engine (and torch) and list the saved models."""
-    import engine
-
-    post(EngineReady(engine.list_models()))
+    try:
+        import engine
+    except Exception as exc:  # a broken install: say so, and keep the editor working
+        post(EngineFailed(f"{type(exc).__name__}: {exc}"))
+        raise
+    post(EngineReady(_models(engine)))
 
 
 def list_saved_models(post: Post) -> None:
     import engine
 
-    post(ModelsListed(engine.list_models()))
+    post(ModelsListed(_models(engine)))
+
+
+def _models(engine) -> list:
+    """engine.list_models(), or none if the models folder cannot be read at all."""
+    try:
+        return engine.list_models()
+    except OSError:
+        return []
 
 
 def load_saved_model(cell: str, path: Path, post: Post) -> None:
-    """Read a model folder and build a Predictor on it."""
+    """Read a model folder and build a Predictor on it. Never raises: a damaged folder is a
+    ModelLoaded with an error, whatever is wrong with it."""
     import engine
 
     try:
@@ -116,6 +141,10 @@ def load_saved_model(cell: str, path: Path, post: Post) -> None:
         predictor = engine.Predictor(trained.language_model())
     except engine.NextwordError as exc:
         post(ModelLoaded(cell, str(path), None, {}, error=str(exc)))
+        return
+    except Exception as exc:  # the store validates everything; if something slips through, say so
+        post(ModelLoaded(cell, str(path), None, {}, error=f"{path.name} could not be loaded "
+                                                        f"({type(exc).__name__}: {exc})."))
         return
     post(ModelLoaded(cell, str(path), predictor, dict(trained.metrics)))
 
@@ -134,6 +163,10 @@ def build_ngram(text: str, order: int, post: Post) -> None:
     except engine.NextwordError as exc:
         post(ModelLoaded("ngram", "ngram", None, {}, error=str(exc)))
         return
+    except Exception as exc:  # a bug: report it like an error rather than "Building…" for ever
+        post(ModelLoaded("ngram", "ngram", None, {}, error=f"Unexpected error ({type(exc).__name__}: {exc}). "
+                                                           "This is a bug."))
+        raise
     post(ModelLoaded("ngram", f"ngram:{corpus.fingerprint}:{order}", engine.Predictor(lm), metrics))
 
 
@@ -188,20 +221,25 @@ def run_training(job: TrainingJob, post: Post, should_stop: Callable[[], bool]) 
             trained = engine.train(corpus, model_config, train_config, on_event=on_event, should_stop=should_stop)
         except engine.TrainingError as exc:
             if should_stop():
-                post(TrainingDone(cell, None, {}, None, f"Stopped before the model learned anything: {exc}"))
+                post(TrainingDone(cell, None, {}, None, f"Stopped before the model learned anything: {exc}",
+                                  stopped="cancelled"))
                 return
             raise
         predictor = engine.Predictor(trained.language_model())
         metrics = dict(trained.metrics)
+        stopped = str(metrics.get("stopped", "completed"))
         how = {"cancelled": "Stopped", "time budget": "Time budget reached",
                "early stopping": "Stopped early (no more improvement)",
-               "diverged": "Stopped: the loss diverged"}.get(str(metrics.get("stopped")), "Finished")
+               "diverged": "Stopped: the loss diverged"}.get(stopped, "Finished")
         try:
             path = engine.save_model(trained, model_name(cell, corpus.fingerprint))
         except engine.NextwordError as exc:
-            post(TrainingDone(cell, predictor, metrics, None, f"{how}, but the model was not saved: {exc}"))
+            post(TrainingDone(cell, predictor, metrics, None,
+                              f"{how}, but the model was not saved: {exc} It is in use until you quit; "
+                              "free some space (or fix the folder) and train again to keep it.",
+                              stopped=stopped, save_error=str(exc)))
             return
-        post(TrainingDone(cell, predictor, metrics, path, f"{how}; saved as {path.name}."))
+        post(TrainingDone(cell, predictor, metrics, path, f"{how}; saved as {path.name}.", stopped=stopped))
     except engine.NextwordError as exc:
         post(TrainingFailed(cell, str(exc)))
     except Exception as exc:

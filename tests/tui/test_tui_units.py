@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tui.files import AutosaveStore, atomic_write_text, data_dir
+from tui.files import AutosaveStore, atomic_write_text, data_dir, read_autosaves
 from tui.widgets.autocomplete import apply_suggestion
 from tui.widgets.picker import MODEL_FIELDS, TRAIN_FIELDS, format_metrics
 from tui.worker import corpus_prompts
@@ -59,27 +59,40 @@ def test_autosave_is_private_to_nextword_home(private_home: Path) -> None:
 
 
 def test_autosave_recoverable_only_when_it_holds_unsaved_work(tmp_path: Path) -> None:
-    store = AutosaveStore(tmp_path / "autosave")
+    folder = tmp_path / "autosave"
     corpus = tmp_path / "c.txt"
     corpus.write_text("saved", encoding="utf-8")
+
+    def left_behind(text: str, path: str | None) -> AutosaveStore:
+        """What an instance killed after autosaving leaves: its file, and no lock held."""
+        gone = AutosaveStore(folder)
+        gone.write(text, path)
+        gone.close()
+        return gone
+
+    store = AutosaveStore(folder)
     assert store.recoverable() is None  # nothing written yet
 
     old = time.time() - 100
     os.utime(corpus, (old, old))
-    store.write("edited", str(corpus))
+    left_behind("edited", str(corpus))
     assert store.recoverable().text == "edited"
+    store.discard(store.recoverable())
 
-    store.write("saved", str(corpus))  # same as the file: nothing to recover
+    left_behind("saved", str(corpus))  # same as the file: nothing to recover
     assert store.recoverable() is None
 
-    store.write("edited", str(corpus))
+    left_behind("edited", str(corpus))
     new = time.time() + 100
     os.utime(corpus, (new, new))  # the file was saved after the autosave
     assert store.recoverable() is None
 
-    store.write("never saved", None)
+    for autosave in read_autosaves(folder):
+        autosave.file.unlink()
+    gone = left_behind("never saved", None)
     assert store.recoverable().path is None
-    store.file.write_text("{not json", encoding="utf-8")
+    store.close()
+    gone.file.write_text("{not json", encoding="utf-8")
     assert store.recoverable() is None  # a damaged autosave is ignored, never a crash
     store.clear()
     store.clear()  # clearing twice is fine

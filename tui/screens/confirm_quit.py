@@ -5,8 +5,11 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
+
+from tui.safe import plain
 
 
 class ConfirmQuitScreen(ModalScreen[str]):
@@ -25,7 +28,9 @@ class ConfirmQuitScreen(ModalScreen[str]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Static(f"[b]{self.file_name}[/b] has unsaved changes.", classes="dialog-title")
+            # A file name is not markup: "[/]" in it must not crash the app.
+            yield Static(Content.assemble(plain(self.file_name, "bold"), " has unsaved changes."),
+                         classes="dialog-title")
             yield Static("Save them before quitting?")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Save", id="save", variant="primary")

@@ -13,6 +13,8 @@ from textual.containers import Vertical
 from textual.suggester import Suggester, SuggestionReady
 from textual.widgets import Input, Static
 
+from tui.safe import CONTROL, has_control
+
 TOP_K = 5
 ALT_DIGIT_ALIASES = ("inverted_exclamation_mark", "trade_mark_sign", "pound_sign", "cent_sign", "infinity")
 # The engine's spacing rules (engine.predict), repeated so this module loads without torch.
@@ -54,10 +56,18 @@ class PredictorSuggester(Suggester):
 
 
 class TypingInput(Input):
-    """An Input that leaves alt+1..alt+5 (in their one-character disguises) to its pane."""
+    """An Input that leaves alt+1..alt+5 (in their one-character disguises) to its pane, and keeps
+    control characters out: a pasted escape sequence must not reach the terminal when drawn."""
 
     def check_consume_key(self, key: str, character: str | None) -> bool:
         return key not in ALT_DIGIT_ALIASES and super().check_consume_key(key, character)
+
+    def replace(self, text: str, start: int, end: int) -> None:
+        # Every insertion (typing, paste) comes through here. Tabs become spaces (they separate
+        # words); other control characters (ESC, NUL, BEL, C1 codes…) are dropped.
+        if has_control(text):
+            text = CONTROL.sub("", text.replace("\t", " "))
+        super().replace(text, start, end)
 
 
 class Autocomplete(Vertical):
@@ -112,7 +122,10 @@ class Autocomplete(Vertical):
         if self.predictor is None:
             return []
         if self._cache is None or self._cache[0] != value:
-            self._cache = (value, self.predictor.suggest(value, k=TOP_K))
+            found = self.predictor.suggest(value, k=TOP_K + 3)
+            # A corpus with control characters teaches the model "words" like ESC: never offer
+            # them (they would be drawn raw, and typed into the box).
+            self._cache = (value, [s for s in found if not has_control(s.word)][:TOP_K])
         return self._cache[1]
 
     def ghost_for(self, value: str) -> str | None:

@@ -8,9 +8,12 @@ from typing import Callable
 
 from textual.app import ComposeResult
 from textual.containers import Grid, Vertical
+from textual.content import Content
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import Input, Label, RadioButton, RadioSet, Static
+
+from tui.safe import plain
 
 CELL_NAMES = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU", "ngram": "n-gram"}
 CELL_KEYS = {"rnn": "F2", "lstm": "F3", "gru": "F4", "ngram": "F5"}
@@ -26,7 +29,15 @@ class Field:
 
 
 def _whole(text: str) -> int:
-    return int(text.replace(",", "").replace("_", ""))
+    """'1,000' -> 1000; '1e9' -> 1000000000 (so the engine can say it is too many)."""
+    text = text.replace(",", "").replace("_", "")
+    try:
+        return int(text)
+    except ValueError:
+        value = float(text)  # ValueError if not a number at all
+        if not value.is_integer():  # also refuses nan and inf
+            raise
+        return int(value)
 
 
 # The engine's defaults (ModelConfig, TrainConfig), repeated here because importing the engine
@@ -232,7 +243,8 @@ class ModelPicker(Vertical, can_focus=False):
             settings = self._parse()
             summary = self._check(settings)
         except ValueError as exc:
-            label.update(f"[b]✗[/b] {exc}")
+            # The message quotes what was typed: never markup ("[/]" would crash the app).
+            label.update(Content.assemble(("✗", "bold"), " ", plain(str(exc))))
             label.add_class("-error")
             return None
         label.remove_class("-error")
@@ -258,7 +270,8 @@ class ModelPicker(Vertical, can_focus=False):
                 widget.remove_class("-invalid")
             except ValueError:
                 widget.add_class("-invalid")
-                problem = problem or f"{f.label}: '{text}' is not a number."
+                kind = "a whole number" if f.parse is _whole and _is_number(text) else "a number"
+                problem = problem or f"{f.label}: '{text}' is not {kind}."
         if problem:
             raise ValueError(problem)
         model = {f.name: values[f.name] for f in fields if f in MODEL_FIELDS}
@@ -294,14 +307,27 @@ class ModelPicker(Vertical, can_focus=False):
         from engine.train import TrainConfig
 
         vocab = max(self.vocab_size, 3)
+        from engine.model import check_fits
+
         try:
             config = ModelConfig(cell=self.cell, vocab_size=vocab, **settings.model)
             config.validate()
-            TrainConfig(**settings.train).validate()
+            train = TrainConfig(**settings.train)
+            train.validate()
+            # The memory estimate, before ctrl+t rather than after: train() would refuse too.
+            check_fits(config, train.batch_size, train.bptt)
         except NextwordError as exc:
             raise ValueError(str(exc)) from None
         tied = " · tied" if config.tied else ""
         return f"{format_count(config.param_count())} params · vocab ≈{vocab:,}{tied}"
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text.replace(",", "").replace("_", ""))
+    except ValueError:
+        return False
+    return True
 
 
 def format_count(n: int) -> str:

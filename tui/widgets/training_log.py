@@ -11,6 +11,7 @@ from textual.containers import Vertical
 from textual.widgets import ProgressBar, RichLog, Static
 from textual_plotext import PlotextPlot
 
+from tui.safe import printable
 from tui.widgets.picker import CELL_NAMES
 
 
@@ -100,9 +101,13 @@ class TrainingLog(Vertical):
     def show_notice(self, message: str) -> None:
         self.write(f"[yellow]note:[/yellow] {_escape(message)}")
 
-    def finish(self, message: str) -> None:
-        """The run is over (completed, stopped or out of time): `message` says which."""
-        self.query_one("#train-eta", Static).update("finished")
+    def finish(self, message: str, complete: bool = True) -> None:
+        """The run is over (completed, stopped or out of time): `message` says which. `complete`:
+        the run ended on its own (its epochs, its time budget, or early stopping), so the bar
+        shows 100% rather than where the last progress event left it."""
+        if complete:
+            self.query_one("#train-progress", ProgressBar).update(progress=1.0)
+        self.query_one("#train-eta", Static).update("finished" if complete else "stopped")
         self.write(f"[b]{_escape(message)}[/b]")
 
     def fail(self, message: str) -> None:
@@ -124,5 +129,6 @@ class TrainingLog(Vertical):
 
 
 def _escape(text: str) -> str:
-    """User text inside Rich markup: a '[' in the corpus must not be read as a tag."""
-    return escape(text)
+    """User text inside Rich markup: a '[' in the corpus must not be read as a tag, and a control
+    character must not reach the terminal."""
+    return escape(printable(text, newlines=True))
