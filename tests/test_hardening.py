@@ -203,3 +203,44 @@ def test_an_autosave_pointing_at_a_pipe_is_checked_without_blocking(tmp_path):
 def test_this_test_file_never_touches_the_real_data_folder(tmp_path, monkeypatch):
     monkeypatch.setenv("NEXTWORD_HOME", str(tmp_path))
     assert AutosaveStore().folder == Path(tmp_path) / "autosave"
+
+
+# --- start-up ----------------------------------------------------------------------------------------
+
+RACE = r"""
+import sys, threading
+from tui import worker as jobs
+from tui.app import read_saved_text
+from tui.widgets.editor import count_text
+
+barrier, errors, posted = threading.Barrier(3), [], []
+
+def run(work):
+    barrier.wait()
+    try:
+        work()
+    except BaseException as exc:
+        errors.append(repr(exc))
+
+work = [lambda: jobs.load_engine(posted.append),        # the app's engine loader
+        lambda: read_saved_text(sys.argv[1]),           # the file loader (app._open_path)
+        lambda: count_text("the editor's status line")] # the editor's word count
+threads = [threading.Thread(target=run, args=(w,)) for w in work]
+for t in threads: t.start()
+for t in threads: t.join()
+print(errors, [type(m).__name__ for m in posted])
+"""
+
+
+def test_threads_that_import_the_engine_at_start_up_never_deadlock(tmp_path):
+    """At start-up three threads import the engine at once (engine loader, file loader, word
+    count). Python's per-module import locks then deadlock (`_DeadlockError` in one of them: the
+    engine never loaded, or the file never opened) unless the imports are serialised."""
+    import subprocess
+    import sys
+
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("hello world\n", encoding="utf-8")
+    done = subprocess.run([sys.executable, "-c", RACE, str(corpus)], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).parent.parent, env={**os.environ, "NEXTWORD_HOME": str(tmp_path)})
+    assert done.stdout.strip() == "[] ['EngineReady']", done.stdout + done.stderr

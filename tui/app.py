@@ -459,6 +459,7 @@ class NextwordApp(App[None]):
         if startup and not os.path.lexists(path):
             self.post_message(FileLoaded(path, "", error=None))  # a new file: start it empty
             return
+        jobs.import_engine()
         from engine.corpus import load_text
         from engine.errors import CorpusError
 
@@ -738,6 +739,7 @@ class NextwordApp(App[None]):
 
 def read_saved_text(path: str) -> str:
     """What a corpus file holds, as the editor would load it; "" if it cannot be read as text."""
+    jobs.import_engine()
     from engine.corpus import load_text
     from engine.errors import CorpusError
 

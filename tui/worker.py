@@ -7,6 +7,7 @@ loads torch, which takes about a second, and the first frame must not wait for i
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -18,6 +19,21 @@ Post = Callable[[Message], object]
 PROMPTS = 3  # lines of the corpus whose start the log continues after each epoch
 PROMPT_WORDS = 2
 SAMPLE_WORDS = 6
+
+
+_IMPORT_LOCK = threading.Lock()
+
+
+def import_engine():
+    """Import the engine package (one thread at a time); every thread calls this before it imports
+    anything from the engine. A thread importing `engine.corpus` takes that module's import lock
+    before its parent's, one importing `engine` the other way round: at start-up (the engine
+    loader, the file loader and the editor's word count at once) that deadlocks, and Python breaks
+    it with _DeadlockError in one of them: the engine never loaded, or the file never opened.
+    Importing the package first, always, leaves no cycle."""
+    with _IMPORT_LOCK:
+        import engine
+    return engine
 
 
 # --- messages -----------------------------------------------------------------------------------
@@ -110,7 +126,7 @@ class TrainingFailed(Message):
 def load_engine(post: Post) -> None:
     """Import the engine (and torch) and list the saved models."""
     try:
-        import engine
+        engine = import_engine()
     except Exception as exc:  # a broken install: say so, and keep the editor working
         post(EngineFailed(f"{type(exc).__name__}: {exc}"))
         raise
@@ -118,7 +134,7 @@ def load_engine(post: Post) -> None:
 
 
 def list_saved_models(post: Post) -> None:
-    import engine
+    engine = import_engine()
 
     post(ModelsListed(_models(engine)))
 
@@ -134,7 +150,7 @@ def _models(engine) -> list:
 def load_saved_model(cell: str, path: Path, post: Post) -> None:
     """Read a model folder and build a Predictor on it. Never raises: a damaged folder is a
     ModelLoaded with an error, whatever is wrong with it."""
-    import engine
+    engine = import_engine()
 
     try:
         trained = engine.load_model(path)
@@ -151,7 +167,7 @@ def load_saved_model(cell: str, path: Path, post: Post) -> None:
 
 def build_ngram(text: str, order: int, post: Post) -> None:
     """Fit the n-gram baseline on the editor text (instant for a few MB) and measure it."""
-    import engine
+    engine = import_engine()
     from engine.ngram import NGramLM
 
     try:
@@ -189,7 +205,7 @@ def run_training(job: TrainingJob, post: Post, should_stop: Callable[[], bool]) 
     Errors a user can cause end as TrainingFailed with the engine's sentence. Anything else is
     a bug: it is reported the same way, then raised so the worker records it.
     """
-    import engine
+    engine = import_engine()
 
     cell = job.cell
     try:

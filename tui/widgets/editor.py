@@ -45,6 +45,9 @@ class TextStats:
 
 def count_text(text: str) -> TextStats:
     """Words, distinct words and lines of a text. Imports the engine (torch): call it off the UI thread."""
+    from tui.worker import import_engine
+
+    import_engine()
     from engine.corpus import fingerprint
     from engine.tokenizer import key, split_lines, tokenize
 
