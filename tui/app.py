@@ -83,7 +83,7 @@ def ngram_available() -> bool:
 
 # The footer shows these as one item each ("f2f3f4f5 Model"), so that it fits in 80 columns. The
 # pane keys F6-F9 are not in it (each pane's border shows its key; F1 lists them all), which leaves
-# room for ctrl+r Compare and, while training, escape Stop.
+# room for ctrl+r Compare, or, while training, escape Stop.
 MODELS = Binding.Group("Model", compact=True)
 FILES = Binding.Group("File", compact=True)
 PANES_GROUP = Binding.Group("Pane", compact=True)
@@ -229,6 +229,10 @@ class NextwordApp(App[None]):
             return action == "quit" and not isinstance(self.screen, ConfirmQuitScreen)
         if action == "stop_training":
             return self._training is not None
+        if action == "compare":
+            # Not while training (it would share the processor); its place in the footer goes to
+            # "esc Stop" meanwhile, so that the footer still fits in 80 columns.
+            return self._training is None
         if action == "select_cell" and parameters and parameters[0] not in self.cells:
             return False
         return True
@@ -445,6 +449,27 @@ class NextwordApp(App[None]):
         self.notify(f"Saved {Path(message.path).name}.", timeout=2)
 
     def action_open(self) -> None:
+        """Ask for a file to open; first, if the buffer has unsaved changes, whether to save them
+        (opening replaces the buffer: its changes must not go silently)."""
+        if not self.editor_pane.dirty:
+            self._choose_file()
+            return
+
+        def chosen(choice: str | None) -> None:
+            then = lambda saved: saved and self._choose_file()  # noqa: E731
+            if choice == "discard":
+                self._choose_file()
+            elif choice == "save" and self.editor_pane.path is None:
+                self.action_save_as(then=then)
+            elif choice == "save":
+                self._save_checked(then)
+
+        self.push_screen(ConfirmQuitScreen(self._buffer_name(), before="opening another file"), chosen)
+
+    def _buffer_name(self) -> str:
+        return Path(self.editor_pane.path).name if self.editor_pane.path else "The corpus"
+
+    def _choose_file(self) -> None:
         start = str(Path(self.editor_pane.path).parent) if self.editor_pane.path else None
         self.push_screen(PathScreen("Open a corpus (plain text, UTF-8)", "Open", start_dir=start),
                          self._open_chosen)
@@ -678,8 +703,7 @@ class NextwordApp(App[None]):
         if not self.editor_pane.dirty:
             self._exit_cleanly(keep_autosave=False)
             return
-        name = Path(self.editor_pane.path).name if self.editor_pane.path else "The corpus"
-        self.push_screen(ConfirmQuitScreen(name), self._quit_choice)
+        self.push_screen(ConfirmQuitScreen(self._buffer_name()), self._quit_choice)
 
     def _quit_choice(self, choice: str | None) -> None:
         if choice == "discard":

@@ -91,6 +91,8 @@ async def test_edit_save_and_open(corpus_file: Path, tmp_path: Path) -> None:
         other = tmp_path / "other.txt"
         other.write_text("a fresh corpus\n", encoding="utf-8")
         await pilot.press("ctrl+o")
+        assert isinstance(app.screen, ConfirmQuitScreen)  # the unsaved "x" first
+        await pilot.press("d")
         assert isinstance(app.screen, PathScreen)
         app.screen.query_one("#path", Input).value = str(other)
         await pilot.press("enter")

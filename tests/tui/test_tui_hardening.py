@@ -237,6 +237,17 @@ async def test_a_file_changed_on_disk_is_not_overwritten_without_asking(corpus_f
         await wait_for(pilot, lambda: not editor.dirty)
         assert corpus_file.read_text(encoding="utf-8").startswith("mine again xthe cat")
 
+        # Opening another file over unsaved changes asks first (it used to drop them silently).
+        await pilot.press("y", "ctrl+o")
+        assert isinstance(app.screen, ConfirmQuitScreen)
+        assert any("before opening another file" in str(w.render()) for w in app.screen.query(Static))
+        await pilot.press("escape")
+        assert editor.dirty and editor.path == str(corpus_file)
+        await pilot.press("ctrl+o", "s")
+        assert isinstance(app.screen, PathScreen)
+        assert not editor.dirty and corpus_file.read_text(encoding="utf-8").startswith("mine again xy")
+        await pilot.press("escape")
+
 
 async def test_file_names_and_typed_settings_are_never_markup(tmp_path: Path) -> None:
     """Names, paths and typed values are drawn as they are: "[/]" typed in a setting used to

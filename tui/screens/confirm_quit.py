@@ -1,4 +1,5 @@
-"""Asked on quit when the corpus has unsaved changes: Save / Discard / Cancel."""
+"""Asked on quit (or before opening another file) when the corpus has unsaved changes:
+Save / Discard / Cancel."""
 
 from __future__ import annotations
 
@@ -22,16 +23,17 @@ class ConfirmQuitScreen(ModalScreen[str]):
         Binding("d", "choose('discard')", "Discard", show=False),
     ]
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, before: str = "quitting") -> None:
         super().__init__()
         self.file_name = name
+        self.before = before  # what happens after the answer: "quitting", "opening another file"
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             # A file name is not markup: "[/]" in it must not crash the app.
             yield Static(Content.assemble(plain(self.file_name, "bold"), " has unsaved changes."),
                          classes="dialog-title")
-            yield Static("Save them before quitting?")
+            yield Static(f"Save them before {self.before}?")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Save", id="save", variant="primary")
                 yield Button("Discard", id="discard", variant="error")
