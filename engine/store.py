@@ -121,7 +121,27 @@ def save_model(trained: TrainedModel, name_or_path: str | os.PathLike) -> Path:
     return target
 
 
+LEFTOVER_AGE = 600  # seconds after which a staging folder's save is certainly not running
+
+
+def _clean_leftovers(target: Path) -> None:
+    """Tidy what an interrupted save left beside `target`: a swapped-out old model comes back if the
+    new one never arrived; half-written staging folders go."""
+    now = time.time()
+    for leftover in target.parent.glob(f".{target.name}.*"):
+        try:
+            if now - leftover.stat().st_mtime < LEFTOVER_AGE:
+                continue
+            if leftover.name.endswith(".old") and not target.exists():
+                os.replace(leftover, target)
+            else:
+                shutil.rmtree(leftover, ignore_errors=True)
+        except OSError:
+            continue
+
+
 def _write_folder_atomically(target: Path, files: dict[str, bytes]) -> None:
+    _clean_leftovers(target)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".new", dir=target.parent))
     try:
         for name, data in files.items():

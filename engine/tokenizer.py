@@ -17,7 +17,7 @@ EOS = "<eos>"
 _TOKEN = re.compile(
     r"\d+(?:[.,]\d+)+"  # 3.14, 1,000
     r"|[^\W_]+(?:['’\-][^\W_]+)*"  # words, numbers, don't, well-known
-    r"|\S"  # any other visible character: punctuation, symbols
+    r"|[^\s\x00-\x1f\x7f-\x9f]"  # any other visible character: punctuation, symbols (not control codes)
 )
 # The word being typed at the end of the text, possibly cut inside an apostrophe or hyphen.
 _PARTIAL_WORD = re.compile(r"[^\W_](?:[^\W_]|['’\-])*$")

@@ -8,6 +8,7 @@ import json
 import math
 import os
 import pickle
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -558,3 +559,19 @@ def test_a_vocabulary_that_does_not_match_the_weights_is_refused(folder):
 def test_malformed_vocab_json_is_refused(folder, vocab):
     rewrite(folder, "vocab.json", json.dumps(vocab).encode())
     refused(folder)
+
+
+def test_an_interrupted_save_is_tidied_by_the_next_one(tiny_corpus, home):
+    trained = train(tiny_corpus, ModelConfig(cell="gru", **TINY_MODEL), TINY_TRAIN)
+    path = save_model(trained, "m")
+    old = path.parent / ".m.999.old"
+    os.replace(path, old)  # killed between the two renames: only the old model exists, hidden
+    stale = path.parent / ".m.abc.new"
+    stale.mkdir()
+    for folder in (old, stale):
+        os.utime(folder, (time.time() - 3600, time.time() - 3600))
+    save_model(trained, "other")  # another model's save does not touch m's leftovers
+    assert old.exists()
+    store._clean_leftovers(path)
+    assert path.is_dir() and not old.exists() and not stale.exists()
+    load_model("m")

@@ -149,3 +149,7 @@ def test_a_word_longer_than_the_search_window_is_still_one_partial_word():
     long_word = "a" * 200
     assert split_partial("hello " + long_word) == ("hello ", long_word)
     assert split_partial("x" * 1000 + " ab") == ("x" * 1000 + " ", "ab")
+
+
+def test_control_characters_are_never_tokens():
+    assert tokenize("red \x1b[31mtext\x07 here\x7f\x85") == ["red", "[", "31mtext", "here", "<eos>"]
