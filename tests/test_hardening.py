@@ -55,7 +55,7 @@ def test_cli_predict_never_prints_control_characters(tmp_path, monkeypatch, caps
         out, _ = capsys.readouterr()
         assert out and "\x1b" not in out
         printed += out
-    assert "␛" in printed  # the model did learn ESC as a "word" (see the report): shown, not sent
+    assert "␛" not in printed  # control characters are never tokens, so never words to suggest
 
 
 # --- display -----------------------------------------------------------------------------------------
