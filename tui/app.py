@@ -117,10 +117,10 @@ class NextwordApp(App[None]):
         Binding("ctrl+r", "compare", "Compare", priority=True),
         Binding("ctrl+o", "open", "Open", priority=True, group=FILES),
         Binding("ctrl+s", "save", "Save", priority=True, group=FILES),
-        Binding("f6", "focus_pane('editor')", "Editor", priority=True, group=PANES_GROUP, show=False),
-        Binding("f7", "focus_pane('picker')", "Model", priority=True, group=PANES_GROUP, show=False),
-        Binding("f8", "focus_pane('log')", "Log", priority=True, group=PANES_GROUP, show=False),
-        Binding("f9", "focus_pane('typing')", "Type", priority=True, group=PANES_GROUP, show=False),
+        Binding("f6", "focus_pane('editor')", "Editor", priority=True, group=PANES_GROUP),
+        Binding("f7", "focus_pane('picker')", "Model", priority=True, group=PANES_GROUP),
+        Binding("f8", "focus_pane('log')", "Log", priority=True, group=PANES_GROUP),
+        Binding("f9", "focus_pane('typing')", "Type", priority=True, group=PANES_GROUP),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
 
@@ -165,7 +165,7 @@ class NextwordApp(App[None]):
                 yield ModelPicker(self.cells, id="picker")
                 yield TrainingLog(id="training")
         yield Static("", id="too-small")
-        yield Footer(compact=True)
+        yield Footer(compact=True, show_command_palette=False)  # ctrl+p is in F1; room for the pane keys
 
     def on_mount(self) -> None:
         self.query_one("#editor").border_subtitle = "F6"
