@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from engine import Corpus, DataConfig, ModelConfig, NeuralLM, Predictor, WordRNN, load_text  # noqa: E402
 from engine.ngram import NGramLM  # noqa: E402
-from engine.tokenizer import normalize, split_partial, token_spans  # noqa: E402
+from engine.tokenizer import normalize, token_spans  # noqa: E402
 
 WIKI = Path("/work/shared/corpora/wikitext-2")
 CONTEXTS = (20, 30, 40, 50, 60)

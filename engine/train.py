@@ -251,12 +251,11 @@ def _train(
     steps_per_epoch = math.ceil((data.size(0) - 1) / config.bptt)
     total_steps = steps_per_epoch * config.epochs
     best_loss, best_state = math.inf, cpu_state(model)
-    last_good = copy.deepcopy(best_state)
+    last_good = best_state  # state dicts here are CPU copies that nothing modifies
     bad_epochs = divergences = steps_done = tokens_seen = 0
     warned_worse_than_guessing = False
     stopped = "completed"
     started = last_event = time.perf_counter()
-    epoch = 0
 
     for epoch in range(1, config.epochs + 1):
         model.train()
@@ -303,7 +302,7 @@ def _train(
             now = time.perf_counter()
             if now - last_event >= 1 / EVENTS_PER_SECOND or step == steps_per_epoch:
                 last_event = now
-                emit(_progress(config, epoch, step, steps_per_epoch, total_steps, steps_done,
+                emit(_progress(config, epoch, step, steps_per_epoch, total_steps,
                                loss_sum / loss_count, tokens_seen, lr, now - started))
         if stopped == "diverged":
             break
@@ -402,7 +401,7 @@ def _ppl(loss: float) -> float:
 
 
 def _progress(config: TrainConfig, epoch: int, step: int, steps_per_epoch: int, total_steps: int,
-              steps_done: int, train_loss: float, tokens_seen: int, lr: float, elapsed: float) -> Progress:
+              train_loss: float, tokens_seen: int, lr: float, elapsed: float) -> Progress:
     fraction = ((epoch - 1) * steps_per_epoch + step) / total_steps
     if config.max_time is not None:
         fraction = max(fraction, elapsed / config.max_time)

@@ -26,7 +26,6 @@ from engine.compare import (
     typing_session,
     write_verdicts,
 )
-from engine.corpus import DataConfig
 from engine.train import TrainConfig
 
 SMALL = ModelConfig(emb=16, hidden=16, dropout=0.0)
