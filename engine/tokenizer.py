@@ -20,8 +20,9 @@ _TOKEN = re.compile(
     r"|[^\s\x00-\x1f\x7f-\x9f]"  # any other visible character: punctuation, symbols (not control codes)
 )
 # The word being typed at the end of the text, possibly cut inside an apostrophe or hyphen.
-_PARTIAL_WORD = re.compile(r"[^\W_](?:[^\W_]|['’\-])*$")
+_PARTIAL_WORD = re.compile(r"[^\W_](?:[^\W_]|['’\-])*\Z")
 _LINES = re.compile(r"\r\n|\r|\n")
+WORD_JOINERS = "'’-"  # inside a word ("don't", "well-known"), never at its start
 PARTIAL_WINDOW = 64
 
 
@@ -75,16 +76,18 @@ def split_partial(text: str) -> tuple[str, str]:
     which means the next word is wanted.
     """
     text = normalize(text)
-    if not text or text[-1].isspace():
-        return text, ""
-    # Search only the tail: this runs on every keystroke, and the text may be long.
-    start = max(0, len(text) - PARTIAL_WINDOW)
-    match = _PARTIAL_WORD.search(text, start)
-    if match is not None and match.start() == start and start > 0:
-        match = _PARTIAL_WORD.search(text)  # the word is longer than the window
-    if match is None:
-        return text, ""
-    return text[: match.start()], match.group()
+    # This runs on every keystroke, so it walks back over the last word in Python (a regex search
+    # tries every start position) and reads no further back than the window.
+    start = end = len(text)
+    floor = max(0, end - PARTIAL_WINDOW)
+    while start > floor and (text[start - 1].isalnum() or text[start - 1] in WORD_JOINERS):
+        start -= 1
+    if start == floor and floor > 0:  # the word is longer than the window
+        match = _PARTIAL_WORD.search(text)
+        start = match.start() if match is not None else end
+    while start < end and not text[start].isalnum():  # a word starts with a letter or digit
+        start += 1
+    return text[:start], text[start:]
 
 
 def context_tokens(context: str) -> list[str]:

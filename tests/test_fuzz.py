@@ -3,6 +3,7 @@ loader. Nothing may escape but the project's own error type."""
 
 import hashlib
 import json
+import re
 import shutil
 
 import pytest
@@ -32,6 +33,20 @@ def test_tokenizer_never_fails_and_tokens_are_clean(text):
     context, partial = split_partial(text)
     assert context + partial == normalize(text)
     context_tokens(context)
+
+
+WORDISH = st.text(alphabet=st.sampled_from("ab1_'’- .,\u00e9\u0301\u00b2\u0661\n"), max_size=150)
+
+
+@FUZZ
+@given(st.one_of(st.text(), WORDISH))
+def test_split_partial_agrees_with_its_regex_definition(text):
+    """The fast backward walk gives what the definition says: the partial word is the longest
+    run of letters/digits/'/’/- at the end that starts with a letter or digit (underscore is not one)."""
+    text = normalize(text)
+    match = re.search(r"[^\W_](?:[^\W_]|['’\-])*\Z", text)
+    expected = match.group() if match else ""
+    assert split_partial(text) == (text[: len(text) - len(expected)], expected)
 
 
 @FUZZ
