@@ -96,7 +96,8 @@ def evaluate(lm: LanguageModel, text: str, ksr: bool = True) -> EvalResult:
 def keystroke_savings(lm: LanguageModel, text: str, k: int = KSR_K) -> float:
     """KSR by literally typing `text` through a Predictor: slow, but the definition itself.
 
-    `evaluate` computes the same number from batched probabilities; tests compare the two.
+    `evaluate` computes the same number from batched float32 probabilities; tests compare the two
+    with an LM whose output layer is float32 too (`output_dtype=torch.float32`).
     """
     predictor = Predictor(lm)
     lines = split_lines(normalize(text))

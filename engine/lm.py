@@ -12,7 +12,8 @@ from typing import Iterator, Protocol
 import numpy as np
 import torch
 
-from engine.model import Hidden, WordRNN
+from engine.model import WordRNN
+from engine.stepper import Stepper, StepState
 from engine.vocab import EOS_ID, Vocab
 
 EVAL_CHUNK = 512
@@ -37,27 +38,33 @@ class LanguageModel(Protocol):
 
 @dataclass(frozen=True)
 class RNNState:
-    hidden: Hidden
+    hidden: StepState
     probs: np.ndarray
 
 
 class NeuralLM:
-    """A trained WordRNN with its vocabulary, read one token at a time (or in chunks for evaluation)."""
+    """A trained WordRNN with its vocabulary, read one token at a time (or in chunks for evaluation).
 
-    def __init__(self, model: WordRNN, vocab: Vocab, name: str | None = None):
+    One token at a time (what typing does) goes through a Stepper, whose output layer is bf16 on
+    CPUs that multiply bf16 natively; pass `output_dtype=torch.float32` for the exact float32
+    logits that evaluation's batched pass computes (tests that compare the two paths do).
+    """
+
+    def __init__(self, model: WordRNN, vocab: Vocab, name: str | None = None,
+                 output_dtype: torch.dtype | None = None):
         if model.config.vocab_size != len(vocab):
             raise ValueError("model and vocabulary sizes differ")
         self.model = model.eval()
         self.vocab = vocab
         self.name = name or model.config.cell
+        self.stepper = Stepper(self.model, output_dtype)
 
     def start(self) -> RNNState:
-        return self.advance(RNNState(self.model.init_hidden(1), np.empty(0, np.float32)), EOS_ID)
+        return self.advance(RNNState(self.stepper.start(), np.empty(0, np.float32)), EOS_ID)
 
     def advance(self, state: RNNState, token_id: int) -> RNNState:
-        logits, hidden = self.model.step(token_id, state.hidden)
-        probs = torch.softmax(logits, dim=0).numpy()
-        return RNNState(hidden, probs)
+        logits, hidden = self.stepper(token_id, state.hidden)
+        return RNNState(hidden, torch.softmax(logits, dim=0).numpy())
 
     def next_probs(self, state: RNNState) -> np.ndarray:
         return state.probs

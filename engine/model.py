@@ -171,36 +171,3 @@ class WordRNN(nn.Module):
         """Logits [time, batch, vocab] for every position, and the new hidden state."""
         output, hidden = self.features(ids, hidden)
         return self.decoder(output), hidden
-
-    def _layer_weights(self) -> list[tuple[torch.Tensor, ...]]:
-        """(w_ih, w_hh, b_ih, b_hh) per layer. Looked up once: nn.Module attribute access is slow
-        next to a keystroke's budget, and load_state_dict copies into these same tensors."""
-        if not hasattr(self, "_weights_by_layer"):
-            self._weights_by_layer = [
-                tuple(getattr(self.rnn, f"{name}_l{layer}") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
-                for layer in range(self.config.layers)
-            ]
-        return self._weights_by_layer
-
-    @torch.inference_mode()
-    def step(self, token: int, hidden: Hidden) -> tuple[torch.Tensor, Hidden]:
-        """One token at batch size 1 through the cell functions; returns logits [vocab].
-
-        `nn.LSTM` at batch 1 goes through oneDNN, which costs about twice the same maths done
-        with the plain cell kernels, and a keystroke is on the user's critical path.
-        """
-        x = self.embed.weight[token].unsqueeze(0)
-        cell = {"rnn": torch.rnn_tanh_cell, "lstm": torch.lstm_cell, "gru": torch.gru_cell}[self.config.cell]
-        new_h, new_c = [], []
-        for layer, weights in enumerate(self._layer_weights()):
-            if self.config.cell == "lstm":
-                h, c = cell(x, (hidden[0][layer], hidden[1][layer]), *weights)
-                new_c.append(c)
-            else:
-                h = cell(x, hidden[layer], *weights)
-            new_h.append(h)
-            x = h
-        logits = torch.addmm(self.decoder.bias, x, self.decoder.weight.t())[0]
-        if self.config.cell == "lstm":
-            return logits, (torch.stack(new_h), torch.stack(new_c))
-        return logits, torch.stack(new_h)

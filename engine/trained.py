@@ -34,8 +34,9 @@ class TrainedModel:
         model.load_state_dict(self.state_dict)
         return model.eval()
 
-    def language_model(self) -> NeuralLM:
-        return NeuralLM(self.build_model(), self.vocab)
+    def language_model(self, output_dtype: torch.dtype | None = None) -> NeuralLM:
+        """For typing and evaluation; `output_dtype` as in NeuralLM (None: the fast one here)."""
+        return NeuralLM(self.build_model(), self.vocab, output_dtype=output_dtype)
 
     def with_state(self, state_dict: dict[str, torch.Tensor]) -> "TrainedModel":
         """The same model with other weights (for example a snapshot taken during training)."""

@@ -7,6 +7,7 @@ import torch
 
 from engine.errors import ConfigError
 from engine.model import CELLS, MAX_PARAMS, ModelConfig, WordRNN, check_fits
+from engine.stepper import Stepper
 
 
 def real_param_count(model: WordRNN) -> int:
@@ -132,24 +133,45 @@ def test_tied_weights_are_shared():
     assert untied.decoder.weight is not untied.embed.weight
 
 
-@pytest.mark.parametrize("cell", CELLS)
-@pytest.mark.parametrize("tied, layers", [(True, 1), (False, 2), (True, 3)])
-def test_step_gives_the_same_logits_as_the_batched_forward(cell, tied, layers):
+def _stepped_and_batched(cell, tied, layers, output_dtype):
     torch.manual_seed(1)
     config = ModelConfig(cell=cell, vocab_size=13, emb=8, hidden=8 if tied else 10, layers=layers, tied=tied, dropout=0.5)
     model = WordRNN(config).eval()  # eval: dropout (0.5 here) must be off in both paths
-    with torch.no_grad():  # make the recurrent weights large enough for the test to notice mistakes
+    with torch.no_grad():  # make the weights large enough for the test to notice mistakes
         for name, p in model.rnn.named_parameters():
             p.uniform_(-0.8, 0.8)
+        model.decoder.bias.uniform_(-1, 1)
     ids = torch.tensor([1, 5, 2, 12, 7, 7, 3, 0, 9])
     with torch.no_grad():
         batched, final = model(ids.unsqueeze(1), model.init_hidden(1))
-    hidden = model.init_hidden(1)
-    for t, token in enumerate(ids.tolist()):
-        logits, hidden = model.step(token, hidden)
-        assert logits.shape == (13,)
-        torch.testing.assert_close(logits, batched[t, 0], rtol=1e-5, atol=1e-5)
-    for a, b in zip(hidden if isinstance(hidden, tuple) else (hidden,), final if isinstance(final, tuple) else (final,)):
-        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+    stepper = Stepper(model, output_dtype)
+    state = stepper.start()
+    stepped = []
+    for token in ids.tolist():
+        logits, state = stepper(token, state)
+        assert logits.shape == (13,) and logits.dtype == torch.float32
+        stepped.append(logits)
+    return torch.stack(stepped), state, batched[:, 0], final
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("tied, layers", [(True, 1), (False, 2), (True, 3)])
+def test_stepper_gives_the_same_logits_and_state_as_the_batched_forward(cell, tied, layers):
+    stepped, state, batched, final = _stepped_and_batched(cell, tied, layers, torch.float32)
+    torch.testing.assert_close(stepped, batched, rtol=1e-5, atol=1e-5)
+    if cell == "lstm":
+        final_h, final_c = final
+        torch.testing.assert_close(torch.cat([h for h, _ in state]), final_h[:, 0], rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(torch.cat([c for _, c in state]), final_c[:, 0], rtol=1e-5, atol=1e-5)
+    else:
+        torch.testing.assert_close(torch.cat(state), final[:, 0], rtol=1e-5, atol=1e-5)
     # and the state really carries information: the logits differ between time steps
-    assert not torch.allclose(batched[-1, 0], batched[-2, 0])
+    assert not torch.allclose(batched[-1], batched[-2])
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_stepper_with_a_bf16_output_layer_stays_within_bf16_rounding(cell):
+    stepped, _, batched, _ = _stepped_and_batched(cell, False, 2, torch.bfloat16)
+    # bf16 keeps 8 significant bits: the weights and the logits are each rounded by at most 2^-9
+    torch.testing.assert_close(stepped, batched, rtol=2**-7, atol=2**-7)
+    assert not torch.equal(stepped, batched)  # the bf16 copy really is what was read
