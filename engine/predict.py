@@ -41,6 +41,8 @@ class Predictor:
         self._last_tail = ""  # the (windowed) context whose tokens are _ids
         self._probs_state: object = None  # the state whose next-token distribution is _probs
         self._probs = np.empty(0, np.float32)
+        self._sorted_probs = np.empty(0, np.float32)  # _probs in vocab.sorted_ids order
+        self._top: tuple[int, list[Suggestion]] | None = None  # (k, next words) for _probs_state
 
     def suggest(self, text: str, k: int = 5) -> list[Suggestion]:
         """The k likeliest next words (text empty or ending in space/punctuation) or completions."""
@@ -48,10 +50,14 @@ class Predictor:
         state = self._state_for(context)
         if state is not self._probs_state:  # an n-gram computes its distribution on demand
             self._probs_state, self._probs = state, self.lm.next_probs(state)
-        probs = self._probs
-        if not partial:
-            return self._top_words(probs, k)
-        return self._completions(probs, partial, k)
+            # Completions of any prefix are then a contiguous slice: no gather per keystroke.
+            self._sorted_probs = self._probs[self.vocab.sorted_ids]
+            self._top = None
+        if partial:
+            return self._completions(partial, k)
+        if self._top is None or self._top[0] != k:  # a space after punctuation asks again
+            self._top = (k, self._top_words(self._probs, k))
+        return list(self._top[1])
 
     def continue_text(
         self,
@@ -127,30 +133,29 @@ class Predictor:
         return self._states[-1]
 
     def _top_words(self, probs: np.ndarray, k: int) -> list[Suggestion]:
-        words = probs[len(SPECIALS) :]
-        k = min(k, words.size)
-        if k <= 0:
-            return []
-        top = np.argpartition(words, words.size - k)[words.size - k :]
-        top = top[np.argsort(-words[top], kind="stable")] + len(SPECIALS)
+        ids, ps = top_k(probs[len(SPECIALS) :], k)
         display = self.vocab.display
-        return [Suggestion(display[i], float(probs[i]), display[i]) for i in top]
+        return [Suggestion(display[i + len(SPECIALS)], p, display[i + len(SPECIALS)]) for i, p in zip(ids, ps)]
 
-    def _completions(self, probs: np.ndarray, partial: str, k: int) -> list[Suggestion]:
+    def _completions(self, partial: str, k: int) -> list[Suggestion]:
         lo, hi = self.vocab.prefix_range(partial)
-        if lo == hi or k <= 0:
+        if lo == hi:
             return []
-        candidates = self.vocab.sorted_ids[lo:hi]
-        p = probs[candidates]
-        k = min(k, candidates.size)
-        top = np.argpartition(-p, k - 1)[:k]
-        top = top[np.argsort(-p[top], kind="stable")]
-        result = []
-        for j in top:
-            word_id = int(candidates[j])
-            rest = self.vocab.display[word_id][len(partial) :]
-            result.append(Suggestion(partial + rest, float(p[j]), rest))
-        return result
+        rows, ps = top_k(self._sorted_probs[lo:hi], k)
+        word_ids = self.vocab.sorted_ids[lo:hi][rows].tolist()
+        display, typed = self.vocab.display, len(partial)
+        return [Suggestion(partial + display[i][typed:], p, display[i][typed:]) for i, p in zip(word_ids, ps)]
+
+
+def top_k(values: np.ndarray, k: int) -> tuple[list[int], list[float]]:
+    """Positions and values of the k largest entries, largest first, as plain Python lists
+    (a few numpy calls in all: this is on every keystroke)."""
+    k = min(k, values.size)
+    if k <= 0:
+        return [], []
+    top = np.argpartition(values, values.size - k)[values.size - k :] if k < values.size else np.arange(k)
+    top = top[np.argsort(-values[top], kind="stable")]
+    return top.tolist(), values[top].tolist()
 
 
 def ends_a_token(text: str) -> bool:
