@@ -16,7 +16,11 @@ model steps it took (counted by wrapping the language model):
 The session is repeated --repeats times, the models taking turns, so a noisy neighbour on a shared
 CPU hits every model alike. Never run in CI: it prints a table.
 
-    .venv/bin/python benchmarks/bench_suggest.py
+The one-token path reads the output layer from a bf16 copy where the CPU has native bf16
+(engine/stepper.py). With --model NAME_OR_PATH (a trained model), it also measures what that costs in
+answers: the bf16 and float32 output layers side by side on the first 2,000 tokens of the test text.
+
+    .venv/bin/python benchmarks/bench_suggest.py [--model NAME_OR_PATH]
 """
 
 from __future__ import annotations
@@ -33,9 +37,10 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engine import Corpus, DataConfig, ModelConfig, NeuralLM, Predictor, WordRNN, load_text  # noqa: E402
+from engine import Corpus, DataConfig, ModelConfig, NeuralLM, Predictor, WordRNN, load_model, load_text  # noqa: E402
 from engine.ngram import NGramLM  # noqa: E402
-from engine.tokenizer import normalize, token_spans  # noqa: E402
+from engine.tokenizer import normalize, token_spans, tokenize  # noqa: E402
+from engine.vocab import SPECIALS  # noqa: E402
 
 WIKI = Path("/work/shared/corpora/wikitext-2")
 CONTEXTS = (20, 30, 40, 50, 60)
@@ -119,6 +124,32 @@ def reencode(lm, prefixes: list[str], into: list[float]) -> None:
         into.append(time.perf_counter() - start)
 
 
+def output_layer_agreement(model: str, text: str, tokens: int = 2000) -> str:
+    """How often the bf16 output layer gives the float32 one's answers, reading `text` token by token."""
+    trained = load_model(model)
+    exact, fast = trained.language_model(torch.float32), trained.language_model(torch.bfloat16)
+    ids = trained.vocab.encode(tokenize(text[:200_000]))[:tokens]
+    a, b = exact.start(), fast.start()
+    same_top1 = same_order = same_set = hits_exact = hits_fast = 0
+    max_diff = 0.0
+    skip = len(SPECIALS)
+    for token in ids:
+        pa, pb = a.probs[skip:], b.probs[skip:]
+        ta, tb = np.argsort(-pa, kind="stable")[:5], np.argsort(-pb, kind="stable")[:5]
+        same_top1 += ta[0] == tb[0]
+        same_order += bool((ta == tb).all())
+        same_set += set(ta.tolist()) == set(tb.tolist())
+        hits_exact += token - skip in ta[:3]
+        hits_fast += token - skip in tb[:3]
+        max_diff = max(max_diff, float(np.abs(pa - pb).max()))
+        a, b = exact.advance(a, token), fast.advance(b, token)
+    n = len(ids)
+    return (f"bf16 vs float32 output layer, {trained.model_config.cell} '{model}', {n:,} tokens of the test text: "
+            f"same top-1 {same_top1 / n:.1%}, same top-5 in order {same_order / n:.1%}, as a set {same_set / n:.1%}; "
+            f"largest probability difference {max_diff:.4f}; next word in the top 3: {hits_exact:,} (float32) vs "
+            f"{hits_fast:,} (bf16)")
+
+
 def pct(values: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(values) * 1000, q)) if values else float("nan")
 
@@ -130,6 +161,7 @@ def main() -> int:
     parser.add_argument("--words", type=int, default=300)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--baseline-calls", type=int, default=60, help="re-encoding calls per model and repeat")
+    parser.add_argument("--model", help="a trained model: also measure bf16 vs float32 output-layer agreement")
     args = parser.parse_args()
 
     torch.set_num_threads(1)
@@ -155,8 +187,9 @@ def main() -> int:
     command = "cd " + shlex.quote(str(ROOT)) + " && .venv/bin/python benchmarks/bench_suggest.py " + " ".join(
         shlex.quote(a) for a in sys.argv[1:])
     print(f"$ {command}")
+    output = models["lstm"][0].lm.stepper.output_dtype
     print(f"torch {torch.__version__}, 1 thread; vocabulary {len(vocab):,} (valid.txt, min_freq 1, max_vocab 10000); "
-          f"models 2 x 256, random weights; k = {K}")
+          f"models 2 x 256, random weights, output layer read in {str(output).removeprefix('torch.')}; k = {K}")
     print(f"typing: first {args.words} words of test.txt = {len(script):,} keystrokes, x{args.repeats} repeats; "
           f"re-encoding: {len(prefixes)} word-end prefixes of {CONTEXTS[0]}-{CONTEXTS[-1]} tokens, x{args.repeats}")
     print()
@@ -181,6 +214,8 @@ def main() -> int:
     worst_b = max(pct(times[n]["b"], 99) for n in models if n != "3-gram")
     print(f"targets: (a) p99 < 0.1 ms: {'met' if worst_a < 0.1 else 'NOT met'} (worst {worst_a:.4f} ms); "
           f"(b) p99 < 1 ms for the networks: {'met' if worst_b < 1 else 'NOT met'} (worst {worst_b:.4f} ms)")
+    if args.model:
+        print(output_layer_agreement(args.model, load_text(args.test)))
     return 0
 
 
