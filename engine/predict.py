@@ -134,17 +134,16 @@ class Predictor:
 
     def _top_words(self, probs: np.ndarray, k: int) -> list[Suggestion]:
         ids, ps = top_k(probs[len(SPECIALS) :], k)
-        display = self.vocab.display
-        return [Suggestion(display[i + len(SPECIALS)], p, display[i + len(SPECIALS)]) for i, p in zip(ids, ps)]
+        words = [self.vocab.display[i + len(SPECIALS)] for i in ids]
+        return [Suggestion(word, p, word) for word, p in zip(words, ps)]
 
     def _completions(self, partial: str, k: int) -> list[Suggestion]:
         lo, hi = self.vocab.prefix_range(partial)
         if lo == hi:
             return []
         rows, ps = top_k(self._sorted_probs[lo:hi], k)
-        word_ids = self.vocab.sorted_ids[lo:hi][rows].tolist()
-        display, typed = self.vocab.display, len(partial)
-        return [Suggestion(partial + display[i][typed:], p, display[i][typed:]) for i, p in zip(word_ids, ps)]
+        rests = [self.vocab.display[i][len(partial) :] for i in self.vocab.sorted_ids[lo:hi][rows].tolist()]
+        return [Suggestion(partial + rest, p, rest) for rest, p in zip(rests, ps)]
 
 
 def top_k(values: np.ndarray, k: int) -> tuple[list[int], list[float]]:
