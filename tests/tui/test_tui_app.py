@@ -3,6 +3,7 @@ typing with suggestions, quitting, recovery, help and a too-small terminal."""
 
 from __future__ import annotations
 
+import gc
 import os
 import time
 from pathlib import Path
@@ -71,6 +72,20 @@ async def test_starts_with_sample_corpus_lstm_and_focus_on_typing() -> None:
         assert "words" in static_text(app, "#corpus-status")
         assert "ctrl+t" in static_text(app, "#ac-list")  # says how to get a model
         assert "params" in static_text(app, "#param-count")
+
+
+async def test_the_real_app_freezes_what_it_has_loaded_so_full_collections_stay_short() -> None:
+    app = NextwordApp(None)
+    app.freeze_gc_when_ready = True  # as run_app sets it
+    frozen_before = gc.get_freeze_count()
+    try:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await ready(pilot)
+            assert gc.get_freeze_count() > frozen_before + 50_000  # torch alone is far more
+            await pilot.press("h", "i")  # the app goes on as before
+            assert app.query_one("#typing", Input).value == "hi"
+    finally:
+        gc.unfreeze()  # this test process makes many apps: let them go
 
 
 async def test_edit_save_and_open(corpus_file: Path, tmp_path: Path) -> None:
