@@ -43,6 +43,7 @@ from engine.evaluate import evaluate
 from engine.lm import LanguageModel
 from engine.model import CELLS, ModelConfig
 from engine.predict import Predictor
+from engine.store import finite_or_none
 from engine.train import TrainConfig, train
 
 # The module (engine.train, the name, is the function once engine/__init__ has run).
@@ -101,7 +102,7 @@ class Row:
     verdict: str = ""
 
     def to_json(self) -> dict:
-        return {k: _finite(v) for k, v in asdict(self).items()}
+        return finite_or_none(asdict(self))
 
 
 COLUMNS = tuple(f.name for f in fields(Row))
@@ -137,9 +138,10 @@ class Comparison:
                  "", head, "-" * len(head)]
         for r in self.rows:
             lines.append(
-                f"{r.label:<7} {r.params:>10,} {r.tokens_per_s:>9,.0f} {_num(r.epoch_time, '.1f'):>8} "
-                f"{_num(r.epochs, 'd'):>6} {_num(r.valid_ppl, '.2f'):>9} {r.top1:>6.1%} {r.top3:>6.1%} "
-                f"{_num(r.ksr, '.1%'):>6} {r.latency_p50_ms:>7.3f} {r.latency_p99_ms:>7.3f}"
+                f"{r.label:<7} {r.params:>10,} {r.tokens_per_s:>9,.0f} {format_number(r.epoch_time, '.1f'):>8} "
+                f"{format_number(r.epochs, 'd'):>6} {format_number(r.valid_ppl, '.2f'):>9} "
+                f"{r.top1:>6.1%} {r.top3:>6.1%} {format_number(r.ksr, '.1%'):>6} "
+                f"{r.latency_p50_ms:>7.3f} {r.latency_p99_ms:>7.3f}"
             )
         lines.append("")
         for r in self.rows:
@@ -165,7 +167,7 @@ class Comparison:
             "valid_is_train": self.valid_is_train,
             "max_time_per_cell": self.max_time_per_cell,
             "model_config": self.model_config.to_json(),
-            "train_config": {k: _finite(v) for k, v in self.train_config.to_json().items()},
+            "train_config": finite_or_none(self.train_config.to_json()),
             "data_config": self.data_config.to_json(),
             "eval_chars": self.eval_chars,
             "typing_keys": self.typing_keys,
@@ -380,10 +382,10 @@ def write_verdicts(rows: list[Row]) -> None:
             if len(nets) == 1 or r is best:
                 runner = min((n for n in nets if n is not r), key=lambda n: _ppl_key(n.valid_ppl), default=None)
                 if runner is not None and _rel(runner.valid_ppl, r.valid_ppl) <= SAME:
-                    good.append(f"best perplexity ({_num(r.valid_ppl, '.1f')}), level with "
-                                f"{runner.label} ({_num(runner.valid_ppl, '.1f')})")
+                    good.append(f"best perplexity ({format_number(r.valid_ppl, '.1f')}), level with "
+                                f"{runner.label} ({format_number(runner.valid_ppl, '.1f')})")
                 else:
-                    good.append(f"best perplexity ({_num(r.valid_ppl, '.1f')})")
+                    good.append(f"best perplexity ({format_number(r.valid_ppl, '.1f')})")
             elif _rel(r.valid_ppl, best.valid_ppl) <= SAME:
                 good.append(f"about the same perplexity as {best.label} "
                             f"({_pair(r.valid_ppl, best.valid_ppl)})")
@@ -407,7 +409,7 @@ def write_verdicts(rows: list[Row]) -> None:
 def _ngram_verdict(gram: Row, nets: list[Row]) -> str:
     counted = f"counted in {_secs(gram.train_time)}"
     if not nets:
-        return f"{counted}; perplexity {_num(gram.valid_ppl, '.1f')}, KSR {_num(gram.ksr, '.1%')}"
+        return f"{counted}; perplexity {format_number(gram.valid_ppl, '.1f')}, KSR {format_number(gram.ksr, '.1%')}"
     best = min(nets, key=lambda r: _ppl_key(r.valid_ppl))
     if _ppl_key(gram.valid_ppl) <= _ppl_key(best.valid_ppl):
         return (f"{counted}, and {_lower(gram.valid_ppl, best.valid_ppl)} lower perplexity than the best network "
@@ -449,7 +451,7 @@ def _pct(worse: float, better: float) -> str:
 def _pair(a: float, b: float) -> str:
     """'a vs b' with one decimal, or more (up to three) when one decimal would show them equal."""
     for digits in (1, 2, 3):
-        x, y = _num(a, f".{digits}f"), _num(b, f".{digits}f")
+        x, y = format_number(a, f".{digits}f"), format_number(b, f".{digits}f")
         if x != y:
             break
     return f"{x} vs {y}"
@@ -462,7 +464,8 @@ def _lower(better: float, worse: float) -> str:
     return f"{1 - better / worse:.0%}"
 
 
-def _num(value: object, spec: str) -> str:
+def format_number(value: object, spec: str) -> str:
+    """`value` in `spec`, or '-' where there is no figure (None, NaN, infinity)."""
     if isinstance(value, bool) or value is None:
         return "-"
     if isinstance(value, (int, float)) and math.isfinite(value):
@@ -472,11 +475,3 @@ def _num(value: object, spec: str) -> str:
 
 def _secs(seconds: float) -> str:
     return f"{seconds:.1f} s" if seconds < 10 else f"{seconds:.0f} s"
-
-
-def _finite(value: object) -> object:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return value

@@ -6,6 +6,7 @@ probabilities of the next token. Neural and n-gram models both implement it.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Iterator, Protocol
 
@@ -57,7 +58,12 @@ class NeuralLM:
         self.model = model.eval()
         self.vocab = vocab
         self.name = name or model.config.cell
-        self.stepper = Stepper(self.model, output_dtype)
+        self._output_dtype = output_dtype
+
+    @functools.cached_property
+    def stepper(self) -> Stepper:
+        """Made on first use: evaluation reads whole chunks and never needs its bf16 copy."""
+        return Stepper(self.model, self._output_dtype)
 
     def start(self) -> RNNState:
         return self.advance(RNNState(self.stepper.start(), np.empty(0, np.float32)), EOS_ID)

@@ -56,7 +56,7 @@ class Predictor:
         if partial:
             return self._completions(partial, k)
         if self._top is None or self._top[0] != k:  # a space after punctuation asks again
-            self._top = (k, self._top_words(self._probs, k))
+            self._top = (k, self._top_words(k))
         return list(self._top[1])
 
     def continue_text(
@@ -132,8 +132,8 @@ class Predictor:
             self._ids.append(token)
         return self._states[-1]
 
-    def _top_words(self, probs: np.ndarray, k: int) -> list[Suggestion]:
-        ids, ps = top_k(probs[len(SPECIALS) :], k)
+    def _top_words(self, k: int) -> list[Suggestion]:
+        ids, ps = top_k(self._probs[len(SPECIALS) :], k)
         words = [self.vocab.display[i + len(SPECIALS)] for i in ids]
         return [Suggestion(word, p, word) for word, p in zip(words, ps)]
 

@@ -182,17 +182,17 @@ def _fsync_dir(path: Path) -> None:
 
 
 def _dumps(data: object) -> bytes:
-    return json.dumps(_finite(data), indent=1, allow_nan=False, default=_json_default).encode("utf-8")
+    return json.dumps(finite_or_none(data), indent=1, allow_nan=False, default=_json_default).encode("utf-8")
 
 
-def _finite(data: object) -> object:
+def finite_or_none(data: object) -> object:
     """JSON has no NaN or infinity: an undefined figure (a diverged epoch's loss) is stored as null."""
     if isinstance(data, float) and not math.isfinite(data):
         return None
     if isinstance(data, dict):
-        return {k: _finite(v) for k, v in data.items()}
+        return {k: finite_or_none(v) for k, v in data.items()}
     if isinstance(data, (list, tuple)):
-        return [_finite(v) for v in data]
+        return [finite_or_none(v) for v in data]
     return data
 
 

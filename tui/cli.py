@@ -206,6 +206,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_models(args: argparse.Namespace) -> int:
     from engine import list_models
+    from engine.compare import format_number as num
 
     infos = list_models()
     if args.json:
@@ -222,8 +223,8 @@ def cmd_models(args: argparse.Namespace) -> int:
     for i in infos:
         m = i.metrics
         saved = time.strftime("%Y-%m-%d %H:%M", time.localtime(i.saved_at))
-        print(f"{i.name:<24} {i.cell:<5} {i.params:>10,} {_num(m.get('valid_ppl'), '.1f'):>9} "
-              f"{_num(m.get('top1'), '.1%'):>6} {_num(m.get('top3'), '.1%'):>6} {_num(m.get('ksr'), '.1%'):>6}  {saved}")
+        print(f"{i.name:<24} {i.cell:<5} {i.params:>10,} {num(m.get('valid_ppl'), '.1f'):>9} "
+              f"{num(m.get('top1'), '.1%'):>6} {num(m.get('top3'), '.1%'):>6} {num(m.get('ksr'), '.1%'):>6}  {saved}")
     return 0
 
 
@@ -232,6 +233,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     from engine import EpochEnd, ModelConfig, Notice, TrainConfig, load_text
     from engine.compare import LABELS, CellDone, CellEvent, CellStart, compare
+    from engine.compare import format_number as num
     from engine.errors import ConfigError
 
     if not (math.isfinite(args.max_time) and args.max_time > 0):
@@ -263,7 +265,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
             print(f"  {LABELS[event.cell]}: {event.event.message}", file=log, flush=True)
         elif isinstance(event, CellDone):
             r = event.row
-            print(f"  {r.label} done: perplexity {_num(r.valid_ppl, '.2f')}, top-1 {r.top1:.1%}, "
+            print(f"  {r.label} done: perplexity {num(r.valid_ppl, '.2f')}, top-1 {r.top1:.1%}, "
                   f"suggest p50 {r.latency_p50_ms:.3f} ms", file=log, flush=True)
 
     with stop.on_signals():
@@ -286,12 +288,6 @@ def cmd_compare(args: argparse.Namespace) -> int:
             print()
             print(probe.format_table())
     return 0
-
-
-def _num(value: object, spec: str) -> str:
-    if isinstance(value, (int, float)) and math.isfinite(value):
-        return format(value, spec)
-    return "-"
 
 
 class _StopFlag:

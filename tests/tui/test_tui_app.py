@@ -57,6 +57,12 @@ async def train_tiny(pilot: Pilot) -> None:
     await wait_for(pilot, lambda: app.typing_pane.predictor is not None)
 
 
+def make_older(path: Path) -> None:
+    """Back-date a file by a minute, so that its autosave is the newer of the two and is offered."""
+    old = time.time() - 60
+    os.utime(path, (old, old))
+
+
 def static_text(app: NextwordApp, selector: str) -> str:
     return str(app.query_one(selector, Static).render())
 
@@ -324,8 +330,7 @@ async def test_autosave_then_recovery_on_next_start(corpus_file: Path, monkeypat
         await pilot.pause()
     [saved] = read_autosaves()
     assert saved.text == "new " + TINY_CORPUS and saved.path == str(corpus_file)
-    old = time.time() - 60
-    os.utime(corpus_file, (old, old))
+    make_older(corpus_file)
 
     again = NextwordApp(str(corpus_file))
     async with again.run_test(size=(100, 30)) as pilot:
@@ -337,8 +342,7 @@ async def test_autosave_then_recovery_on_next_start(corpus_file: Path, monkeypat
 
 async def test_recovery_can_be_discarded(corpus_file: Path) -> None:
     AutosaveStore().write("lost work\n", str(corpus_file))
-    old = time.time() - 60
-    os.utime(corpus_file, (old, old))
+    make_older(corpus_file)
     app = NextwordApp(str(corpus_file))
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, RecoverScreen) and app.screen.query("#discard"))
@@ -350,8 +354,7 @@ async def test_recovery_can_be_discarded(corpus_file: Path) -> None:
 
 async def test_quitting_at_the_recovery_question_keeps_the_autosave(corpus_file: Path) -> None:
     AutosaveStore().write("lost work\n", str(corpus_file))
-    old = time.time() - 60
-    os.utime(corpus_file, (old, old))
+    make_older(corpus_file)
     app = NextwordApp(str(corpus_file))
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, RecoverScreen) and app.screen.query("#discard"))

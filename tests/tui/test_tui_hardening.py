@@ -25,7 +25,7 @@ import pytest
 from textual import events
 from textual.widgets import DataTable, Input, ProgressBar, Static
 
-from test_tui_app import TINY_CORPUS, ready, static_text, train_tiny, use_tiny_settings, wait_for
+from test_tui_app import TINY_CORPUS, make_older, ready, static_text, train_tiny, use_tiny_settings, wait_for
 from tui import worker as jobs
 from tui.app import NextwordApp
 from tui.files import AutosaveStore, read_autosaves
@@ -579,8 +579,7 @@ async def test_sighup_while_editing_keeps_the_text(corpus_file: Path, monkeypatc
         os.kill(os.getpid(), signal.SIGHUP)
         await wait_for(pilot, lambda: not app.is_running, timeout=10)
     assert [a.text for a in read_autosaves()] == ["unsaved " + TINY_CORPUS]
-    old = time.time() - 60
-    os.utime(corpus_file, (old, old))
+    make_older(corpus_file)
     assert [a.text for a in AutosaveStore().orphans()] == ["unsaved " + TINY_CORPUS]
 
 

@@ -203,12 +203,14 @@ class CompareScreen(Screen[object]):
         self.query_one("#compare-progress", ProgressBar).update(progress=overall)
 
     def _add_row(self, r) -> None:
+        from engine.compare import format_number as num  # rows come from the engine: it is loaded
+
         table = self.query_one("#compare-table", DataTable)
         if r.cell in table.rows:
             return
         table.add_row(
-            r.label, f"{r.params:,}", f"{r.tokens_per_s:,.0f}", _num(r.epoch_time, ".2f"), _num(r.epochs, "d"),
-            _num(r.valid_ppl, ".2f"), f"{r.top1:.1%}", f"{r.top3:.1%}", _num(r.ksr, ".1%"),
+            r.label, f"{r.params:,}", f"{r.tokens_per_s:,.0f}", num(r.epoch_time, ".2f"), num(r.epochs, "d"),
+            num(r.valid_ppl, ".2f"), f"{r.top1:.1%}", f"{r.top3:.1%}", num(r.ksr, ".1%"),
             f"{r.latency_p50_ms:.3f}", f"{r.latency_p99_ms:.3f}", key=r.cell,
         )
 
@@ -227,11 +229,3 @@ class CompareScreen(Screen[object]):
             span = [1, max(longest, 2)]
             plt.plot(span, [self._ngram_loss] * 2, label="3-gram (log ppl)", marker="braille")
         plot.refresh()
-
-
-def _num(value: object, spec: str) -> str:
-    if isinstance(value, bool) or value is None:
-        return "-"
-    if isinstance(value, (int, float)) and math.isfinite(value):
-        return format(value, spec)
-    return "-"
