@@ -1,0 +1,276 @@
+"""Learning from typing: a cache of recent and new words at once, and an online update of the network.
+
+- `Learner` holds what typing taught: the open lexicon's typed counts, a decayed cache of recent
+  words and the typed history. `distribution()` blends the network, the n-gram, the cache and the
+  lexicon's unigram over the open word space with fitted `Weights` (engine/mixture.py).
+- `DynamicEval` is the online update (Krause et al. 2018): after every `every` typed tokens, one
+  SGD step on them, carrying the recurrent state from segment to segment.
+- `OnlineUpdater` runs DynamicEval in a background thread and publishes each new network whole
+  (a fresh NeuralLM), so a keystroke never waits for an update and never sees half-new weights.
+The evaluation (engine/adaptive_eval.py) uses these same objects, so it measures what the app does.
+"""
+
+from __future__ import annotations
+
+import copy
+import queue
+import threading
+import time
+from dataclasses import asdict, dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from engine.lexicon import Lexicon
+from engine.lm import NeuralLM
+from engine.mixture import Weights
+from engine.model import WordRNN
+from engine.openvocab import OpenVocab
+from engine.tokenizer import EOS
+from engine.vocab import Vocab
+
+HISTORY_LIMIT = 200_000  # typed tokens kept (about 100 hours of typing); older ones drop off
+
+
+@dataclass(frozen=True)
+class LearnConfig:
+    cache_decay: float = 0.995  # per typed token: a word typed 140 tokens ago counts half
+    dynamic: bool = True
+    dynamic_lr: float = 0.1
+    dynamic_every: int = 20  # typed tokens per update
+    clip: float = 1.0
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+class Cache:
+    """Decayed counts of the words typed recently, over the open word space."""
+
+    def __init__(self, size: int, decay: float):
+        self.decay = decay
+        self.counts = np.zeros(size, dtype=np.float64)
+        self.total = 0.0
+
+    def add(self, open_id: int) -> None:
+        if open_id >= self.counts.size:
+            self.counts = np.concatenate([self.counts, np.zeros(open_id + 1 - self.counts.size)])
+        self.counts *= self.decay
+        self.total = self.total * self.decay + 1.0
+        self.counts[open_id] += 1.0
+
+    def drop(self, open_id: int) -> None:
+        if open_id < self.counts.size:
+            self.total -= self.counts[open_id]
+            self.counts[open_id] = 0.0
+
+    def probs(self, size: int) -> np.ndarray | None:
+        if self.total <= 1e-9:
+            return None
+        out = self.counts / self.total
+        return out if out.size == size else np.concatenate([out, np.zeros(size - out.size)])
+
+
+class Learner:
+    """What typing teaches, and the blend that serves suggestions from it."""
+
+    def __init__(self, vocab: Vocab, lexicon: Lexicon, weights: Weights | None = None,
+                 config: LearnConfig | None = None):
+        self.config = config or LearnConfig()
+        self.weights = weights or Weights()
+        self.lexicon = lexicon
+        self.open = OpenVocab(vocab, lexicon)
+        self.cache = Cache(len(self.open), self.config.cache_decay)
+        self.history: list[str] = []  # typed tokens, <eos> at line ends
+        self.paused = False
+        self.version = 0  # changes whenever what is learned changes (callers recompute then)
+
+    def distribution(self, p_net: np.ndarray, p_ngram: np.ndarray | None = None) -> np.ndarray:
+        """float64 [open size]: the blended next-word probabilities (<unk> is 0, never offered)."""
+        w = self.weights
+        share = self.open.oov_share()
+        net_part = w.net if p_ngram is not None else w.net + w.ngram
+        out = net_part * self.open.spread(p_net, share)
+        if p_ngram is not None and w.ngram > 0:
+            out += w.ngram * self.open.spread(p_ngram, share)
+        size = len(self.open)
+        cache = self.cache.probs(size) if w.cache > 0 else None
+        out += w.cache * (cache if cache is not None else self.open.unigram())
+        if w.unigram > 0:
+            out += w.unigram * self.open.unigram()
+        return out
+
+    def parts(self, p_net: np.ndarray, p_ngram: np.ndarray | None, open_id: int) -> np.ndarray:
+        """Each part's probability of one word (for fitting the weights)."""
+        share = self.open.oov_share()
+        def spread_one(p: np.ndarray) -> float:
+            return float(p[open_id]) if open_id < self.open.size_in else float(p[0] * share[open_id - self.open.size_in])
+        cache = self.cache.probs(len(self.open))
+        return np.array([
+            spread_one(p_net),
+            spread_one(p_ngram) if p_ngram is not None else 0.0,
+            float(cache[open_id]) if cache is not None else 0.0,
+            float(self.open.unigram()[open_id]),
+        ])
+
+    def observe(self, token: str) -> int | None:
+        """Learn one typed token (nothing while paused). Its open id, None for <eos> or when paused."""
+        if self.paused:
+            return None
+        if len(self.history) >= HISTORY_LIMIT:
+            del self.history[: HISTORY_LIMIT // 10]
+        self.history.append(token)
+        if token == EOS:
+            return None
+        self.lexicon.add_typed(token)
+        open_id = self.open.add(token)
+        self.open.count_typed(open_id)
+        self.cache.add(open_id)
+        self.version += 1
+        return open_id
+
+    def restore(self, history: list[str], typed: dict[str, int], display: dict[str, str],
+                cache_replay: int = 5_000) -> None:
+        """Take back a saved state: typed counts (new words in their written forms), the history,
+        and the cache from the history's tail (older words have decayed away)."""
+        for k, count in typed.items():
+            form = display.get(k, self.lexicon.display(k))
+            self.lexicon.add_typed(form)
+            self.lexicon.typed_counts[self.lexicon.key(form)] = count
+            self.open.count_typed(self.open.add(form), count)
+        self.history = list(history[-HISTORY_LIMIT:])
+        for token in self.history[-cache_replay:]:
+            if token != EOS:
+                open_id = self.open.id(token)
+                if open_id is not None:
+                    self.cache.add(open_id)
+        self.version += 1
+
+    def view(self) -> dict:
+        """What was learned, for the user to see: typed words with counts, new words, history size."""
+        return {"typed": self.lexicon.typed_words(), "new": self.lexicon.new_words(),
+                "history_tokens": len(self.history), "paused": self.paused}
+
+    def forget(self, word: str) -> bool:
+        """Forget a typed word: its typed counts, its place in the cache and in the history."""
+        k = self.lexicon.key(word)
+        typed = self.lexicon.typed_counts.get(k, 0)
+        open_id = self.open.id(word)
+        if not typed or open_id is None:
+            return False
+        self.open.count_typed(open_id, -typed)
+        self.cache.drop(open_id)
+        self.lexicon.forget(word)
+        self.history = [t for t in self.history if self.lexicon.key(t) != k]
+        self.version += 1
+        return True
+
+    def clear(self) -> None:
+        """Forget everything typing taught."""
+        for word, _ in self.lexicon.typed_words():
+            self.forget(word)
+        self.history.clear()
+        self.cache = Cache(len(self.open), self.config.cache_decay)
+        self.version += 1
+
+
+class DynamicEval:
+    """Online update of a copy of the network: an SGD step on each segment of typed tokens."""
+
+    def __init__(self, model: WordRNN, config: LearnConfig | None = None):
+        self.config = config or LearnConfig()
+        self.model = copy.deepcopy(model).eval()  # eval: no dropout while adapting
+        for p in self.model.parameters():
+            p.requires_grad_(True)
+        self.hidden = self.model.init_hidden(1)
+        self._pending: tuple[torch.Tensor, object] | None = None
+        self.steps = 0
+
+    def forward(self, inputs: list[int]) -> np.ndarray:
+        """float32 [n, V] next-token probabilities for a segment, with the current weights."""
+        x = torch.tensor(inputs, dtype=torch.long).unsqueeze(1)
+        with torch.enable_grad():
+            logits, hidden = self.model(x, self.hidden)
+        self._pending = (logits[:, 0], hidden)
+        return torch.softmax(logits[:, 0].detach().float(), dim=-1).numpy()
+
+    def learn(self, targets: list[int]) -> None:
+        """The step on the segment just read: its targets are the tokens that followed."""
+        logits, hidden = self._pending
+        self._pending = None
+        y = torch.tensor(targets, dtype=torch.long)
+        with torch.enable_grad():
+            loss = F.cross_entropy(logits.float(), y)
+            params = [p for p in self.model.parameters()]
+            grads = torch.autograd.grad(loss, params)
+        with torch.no_grad():
+            norm = torch.sqrt(sum((g.float() ** 2).sum() for g in grads))
+            scale = self.config.dynamic_lr * min(1.0, self.config.clip / (float(norm) + 1e-6))
+            for p, g in zip(params, grads):
+                p.sub_(scale * g)
+        self.hidden = tuple(h.detach() for h in hidden) if isinstance(hidden, tuple) else hidden.detach()
+        self.steps += 1
+
+    def step(self, inputs: list[int], targets: list[int]) -> None:
+        self.forward(inputs)
+        self.learn(targets)
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+
+
+class OnlineUpdater:
+    """Runs DynamicEval in a background thread; `lm` is always a whole, ready network.
+
+    `feed(ids)` queues typed token ids (from any thread; it never blocks). Every `dynamic_every`
+    tokens the thread steps a private copy, then builds a fresh NeuralLM (stepper included) from
+    it and swaps the reference: readers see the old network or the new one, never a mix.
+    """
+
+    def __init__(self, lm: NeuralLM, config: LearnConfig | None = None,
+                 on_update: Callable[[NeuralLM], None] | None = None):
+        self.config = config or LearnConfig()
+        self.lm = lm
+        self._dynamic = DynamicEval(lm.model, self.config)
+        self._queue: queue.Queue[int | None] = queue.Queue()
+        self._on_update = on_update
+        self._last = 1  # the segment's first input: the token before it (<eos> at the start)
+        self.updates = 0
+        self.last_update_s = 0.0
+        self._thread = threading.Thread(target=self._run, name="online-update", daemon=True)
+        self._thread.start()
+
+    def feed(self, ids: list[int]) -> None:
+        for i in ids:
+            self._queue.put(int(i))
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        torch.set_num_threads(1)  # one core: the UI thread keeps the other
+        segment: list[int] = []
+        while True:
+            token = self._queue.get()
+            if token is None:
+                return
+            segment.append(token)
+            if len(segment) < self.config.dynamic_every:
+                continue
+            started = time.perf_counter()
+            inputs = [self._last] + segment[:-1]
+            self._dynamic.step(inputs, segment)
+            self._last = segment[-1]
+            segment = []
+            fresh = NeuralLM(copy.deepcopy(self._dynamic.model).eval(), self.lm.vocab, self.lm.name)
+            for p in fresh.model.parameters():
+                p.requires_grad_(False)
+            fresh.stepper  # built here, off the keystroke path
+            self.lm = fresh  # one reference assignment: atomic for readers
+            self.updates += 1
+            self.last_update_s = time.perf_counter() - started
+            if self._on_update is not None:
+                self._on_update(fresh)
