@@ -1,7 +1,7 @@
 """Quality at an equal wall-clock budget: RNN vs LSTM vs GRU vs the 3-gram, trained on wikitext-2
 valid.txt and scored on test.txt.
 
-Training is `engine.compare.compare` (the code behind `nextword-tui compare`): one Corpus from the
+Training is `engine.compare()` (the code behind `nextword-tui compare`): one Corpus from the
 training text (its last 10% of lines held out for early stopping and the validation numbers), the
 default ModelConfig / TrainConfig / DataConfig, and --budget seconds of training per network. The
 3-gram is counted on the same training split. Each model is then scored on the test text:
@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from engine import EpochEnd, ModelConfig, evaluate, load_text  # noqa: E402
-from engine.compare import LABELS, CellDone, CellEvent, CellStart, compare, torch_threads  # noqa: E402
+from engine import LABELS, CellDone, CellEvent, CellStart, compare, torch_threads  # noqa: E402
 
 WIKI = Path("/work/shared/corpora/wikitext-2")
 

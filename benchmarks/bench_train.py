@@ -29,7 +29,7 @@ import baselines  # noqa: E402
 import torch  # noqa: E402
 
 from engine import Corpus, DataConfig, ModelConfig, TrainConfig, load_text, train  # noqa: E402
-from engine.train import default_threads  # noqa: E402
+from engine import default_threads  # noqa: E402
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "wikitext-2" / "valid.txt"
 

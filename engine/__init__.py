@@ -17,54 +17,140 @@ PyTorch only; never imports Textual. The TUI, the CLI and the tests all use thes
     trained = load_model("my-gru")                       # strict validation; ModelFileError if bad
 
     predictor = Predictor(trained.language_model())      # cached state: O(1) model steps a keystroke
-    predictor.suggest("hello how ar", k=5)               # [Suggestion(word, prob, remainder), ...]
+    found = predictor.suggest("hello how ar", k=5)       # [Suggestion(word, prob, remainder, ...), ...]
+    apply_suggestion("hello how ar", found[0])           # "hello how are ": the text once accepted
     predictor.continue_text("I am ", n_words=8)
 
     evaluate(trained.language_model(), test_text)       # EvalResult: perplexity, top1/3/5, ksr, tokens
 
 Every error a user can cause is a NextwordError whose message says what to do.
+
+`import engine` is cheap: each name below is loaded from its submodule on first use (PEP 562), so
+torch loads only when a torch-backed name is first touched. Torch-free: the configs and their
+limits (engine.config), the errors, load_text / decode_text / fingerprint (engine.textfile), the
+tokenizer and its spacing rules, the paths and atomic writes (engine.paths), format_number /
+format_bytes, and Predictor / Suggestion / apply_suggestion (numpy only). A module-level
+`from engine import X` of a torch-backed X loads torch at that import.
 """
 
-from engine.corpus import Corpus, CorpusStats, DataConfig, load_text
-from engine.errors import ConfigError, CorpusError, ModelFileError, NextwordError, TrainingError
-from engine.evaluate import EvalResult, evaluate, keystroke_savings
-from engine.lm import LanguageModel, NeuralLM
-from engine.model import CELLS, ModelConfig, WordRNN
-from engine.predict import Predictor, Suggestion
-from engine.store import ModelInfo, list_models, load_model, models_home, resolve_model, save_model
-from engine.train import EpochEnd, Notice, Progress, TrainConfig, train
-from engine.trained import TrainedModel
+from __future__ import annotations
 
-__all__ = [
-    "CELLS",
-    "ConfigError",
-    "Corpus",
-    "CorpusError",
-    "CorpusStats",
-    "DataConfig",
-    "EpochEnd",
-    "EvalResult",
-    "LanguageModel",
-    "ModelConfig",
-    "ModelFileError",
-    "ModelInfo",
-    "NeuralLM",
-    "NextwordError",
-    "Notice",
-    "Predictor",
-    "Progress",
-    "Suggestion",
-    "TrainConfig",
-    "TrainedModel",
-    "TrainingError",
-    "WordRNN",
-    "evaluate",
-    "keystroke_savings",
-    "list_models",
-    "load_model",
-    "load_text",
-    "models_home",
-    "resolve_model",
-    "save_model",
-    "train",
-]
+import importlib
+from typing import TYPE_CHECKING
+
+# Every public name, by the submodule that defines it. Torch-free modules first.
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "engine.config": (
+        "CELLS", "DEVICES", "KINDS", "LABELS", "LIMITS", "MAX_PARAMS", "NGRAM", "NGRAM_MAX_ORDER",
+        "NGRAM_ORDER", "OPTIMIZERS", "DataConfig", "ModelConfig", "TrainConfig", "available_memory",
+        "check_fits", "check_ngram_order", "parameter_shapes",
+    ),
+    "engine.errors": (
+        "ConfigError", "CorpusError", "LoadCancelled", "ModelFileError", "NextwordError", "TrainingError",
+    ),
+    "engine.formatting": ("format_bytes", "format_number"),
+    "engine.paths": ("atomic_write", "data_dir", "fsync_dir", "models_home"),
+    "engine.textfile": ("MAX_CORPUS_BYTES", "decode_text", "fingerprint", "load_text"),
+    "engine.tokenizer": (
+        "EOS", "NO_SPACE_AFTER", "NO_SPACE_BEFORE", "UNK", "context_tokens", "detokenize", "insertion",
+        "key", "normalize", "split_lines", "split_partial", "tokenize",
+    ),
+    "engine.vocab": ("Vocab",),
+    "engine.predict": ("Predictor", "Suggestion", "apply_suggestion"),
+    # torch from here on
+    "engine.corpus": ("Corpus", "CorpusStats"),
+    "engine.model": ("WordRNN",),
+    "engine.lm": ("LanguageModel", "NeuralLM"),
+    "engine.evaluation": ("EvalResult", "evaluate", "final_eval_text", "keystroke_savings"),
+    "engine.training": ("EpochEnd", "Event", "Notice", "Progress", "default_threads", "train"),
+    "engine.trained": ("TrainedModel",),
+    "engine.store": ("ModelInfo", "check_name", "finite_or_none", "list_models", "load_model",
+                     "resolve_model", "save_model"),
+    "engine.ngram": ("NGramLM",),
+    "engine.comparison": ("CellDone", "CellEvent", "CellStart", "Comparison", "Row", "compare",
+                          "torch_threads"),
+    "engine.probe": ("ProbeResult", "ProbeRunDone", "ProbeTask", "run_probe"),
+}
+_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> object:
+    """Load a public name from its submodule on first use, and keep it here."""
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'engine' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups are plain attribute reads
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:  # what type checkers and IDEs see; tests/test_import_hygiene.py keeps it equal to _EXPORTS
+    from engine.comparison import CellDone, CellEvent, CellStart, Comparison, Row, compare, torch_threads
+    from engine.config import (
+        CELLS,
+        DEVICES,
+        KINDS,
+        LABELS,
+        LIMITS,
+        MAX_PARAMS,
+        NGRAM,
+        NGRAM_MAX_ORDER,
+        NGRAM_ORDER,
+        OPTIMIZERS,
+        DataConfig,
+        ModelConfig,
+        TrainConfig,
+        available_memory,
+        check_fits,
+        check_ngram_order,
+        parameter_shapes,
+    )
+    from engine.corpus import Corpus, CorpusStats
+    from engine.errors import (
+        ConfigError,
+        CorpusError,
+        LoadCancelled,
+        ModelFileError,
+        NextwordError,
+        TrainingError,
+    )
+    from engine.evaluation import EvalResult, evaluate, final_eval_text, keystroke_savings
+    from engine.formatting import format_bytes, format_number
+    from engine.lm import LanguageModel, NeuralLM
+    from engine.model import WordRNN
+    from engine.ngram import NGramLM
+    from engine.paths import atomic_write, data_dir, fsync_dir, models_home
+    from engine.predict import Predictor, Suggestion, apply_suggestion
+    from engine.probe import ProbeResult, ProbeRunDone, ProbeTask, run_probe
+    from engine.store import (
+        ModelInfo,
+        check_name,
+        finite_or_none,
+        list_models,
+        load_model,
+        resolve_model,
+        save_model,
+    )
+    from engine.textfile import MAX_CORPUS_BYTES, decode_text, fingerprint, load_text
+    from engine.tokenizer import (
+        EOS,
+        NO_SPACE_AFTER,
+        NO_SPACE_BEFORE,
+        UNK,
+        context_tokens,
+        detokenize,
+        insertion,
+        key,
+        normalize,
+        split_lines,
+        split_partial,
+        tokenize,
+    )
+    from engine.trained import TrainedModel
+    from engine.training import EpochEnd, Event, Notice, Progress, default_threads, train
+    from engine.vocab import Vocab

@@ -6,136 +6,36 @@ import codecs
 import hashlib
 import os
 import re
-import stat
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
 
-from engine.errors import ConfigError, CorpusError, NextwordError
-from engine.tokenizer import _TOKEN, EOS, key, normalize, split_lines, tokenize
+from engine.config import DataConfig
+from engine.errors import CorpusError, LoadCancelled
+from engine.textfile import (
+    check_head,
+    damaged_utf16,
+    fingerprint,
+    load_text,
+    not_utf8,
+    nul_byte,
+    stat_text_file,
+)
+from engine.tokenizer import EOS, TOKEN_OR_BREAK, key, normalize, split_lines, tokenize
 from engine.vocab import EOS_ID, Vocab
 
-MAX_CORPUS_BYTES = 512 * 1024**2  # load_text: the whole file in memory as one string (the editor, eval)
 MAX_STREAM_BYTES = 4 * 1024**3  # Corpus.from_file streams bigger files: ~4 bytes a token in memory
 STREAM_THRESHOLD_BYTES = 16 * 1024**2  # from_file reads files up to this size with load_text
 STREAM_CHUNK_BYTES = 4 * 1024**2  # read size of the streaming passes (its tokens are ~60 MB of str)
-# A streamed corpus keeps this much of its validation text: what engine.train.final_metrics reads
+# A streamed corpus keeps this much of its validation text: what evaluation.final_eval_text cuts
 # (FINAL_EVAL_CHARS = 50,000) with room to spare. Must stay above FINAL_EVAL_CHARS.
 VALID_TEXT_CHARS = 100_000
 MAX_UNBROKEN_CHARS = 64 * 1024**2  # text without any space or line break: not a corpus
 PROGRESS_INTERVAL = 0.1  # seconds between on_progress calls
-# Magic numbers of files people pick by mistake: say what the file is rather than "not UTF-8".
-_BINARY_SIGNATURES = {
-    b"\x89PNG": "a PNG image",
-    b"PK\x03\x04": "a zip archive (or .docx/.xlsx)",
-    b"\x1f\x8b": "a gzip archive",
-    b"%PDF": "a PDF document",
-    b"\xff\xd8\xff": "a JPEG image",
-    b"GIF8": "a GIF image",
-    b"\x80\x02": "a Python pickle",
-    b"\x80\x03": "a Python pickle",
-    b"\x80\x04": "a Python pickle",
-    b"\x80\x05": "a Python pickle",
-    b"\x7fELF": "a program (ELF executable)",
-}
-
-
-def _check_head(head: bytes, size: int, name: str) -> str:
-    """decode_text's checks of a file's first bytes (`size`: the whole file's); its encoding."""
-    for signature, kind in _BINARY_SIGNATURES.items():
-        if head.startswith(signature):
-            raise CorpusError(f"{name} is {kind}, not text: choose a plain-text (.txt) file.")
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return "utf-16"
-    if size > 8 and head[8:9] == b"{" and 0 < int.from_bytes(head[:8], "little") < size:
-        raise CorpusError(f"{name} looks like a model weights file (safetensors), not text.")
-    return "utf-8"
-
-
-def _damaged_utf16(name: str, offset: int) -> CorpusError:
-    return CorpusError(f"{name} starts like UTF-16 but is damaged at byte {offset}.")
-
-
-def _nul_byte(name: str, offset: int) -> CorpusError:
-    return CorpusError(f"{name} contains a NUL byte at offset {offset}: it is binary, not text.")
-
-
-def _not_utf8(name: str, offset: int, byte: bytes) -> CorpusError:
-    return CorpusError(
-        f"{name} is not UTF-8: byte 0x{byte.hex()} at offset {offset} "
-        "(perhaps Latin-1 or Windows-1252; re-save it as UTF-8)."
-    )
-
-
-def decode_text(data: bytes, name: str = "The file") -> str:
-    """Bytes -> text: UTF-8 (BOM allowed) or UTF-16 with a BOM; anything else is refused clearly."""
-    if _check_head(data, len(data), name) == "utf-16":
-        try:
-            return data.decode("utf-16")
-        except UnicodeDecodeError as exc:
-            raise _damaged_utf16(name, exc.start) from None
-    nul = data.find(b"\x00")
-    if nul != -1:
-        raise _nul_byte(name, nul)
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        offset = exc.start + (3 if data.startswith(b"\xef\xbb\xbf") else 0)  # the BOM is not counted
-        raise _not_utf8(name, offset, data[offset : offset + 1]) from None
-    return text
-
-
-def _stat_text_file(p: Path) -> os.stat_result:
-    """stat() a corpus file, refusing what is missing, unreadable, a folder, a pipe or a device."""
-    try:
-        info = p.stat()
-    except FileNotFoundError:
-        raise CorpusError(f"No such file: {p}") from None
-    except OSError as exc:
-        raise CorpusError(f"Cannot read {p}: {exc.strerror or exc}") from None
-    if stat.S_ISDIR(info.st_mode):
-        raise CorpusError(f"{p} is a folder: choose a text file inside it.")
-    if not stat.S_ISREG(info.st_mode):
-        raise CorpusError(f"{p} is not a regular file (a pipe or device?): choose a text file.")
-    return info
-
-
-def load_text(path: str | os.PathLike) -> str:
-    """Read a corpus file as text, with a clear error for anything that is not a readable text file."""
-    p = Path(path)
-    info = _stat_text_file(p)
-    if info.st_size > MAX_CORPUS_BYTES:
-        raise CorpusError(f"{p} is {info.st_size / 1024**2:.0f} MB; the limit is {MAX_CORPUS_BYTES // 1024**2} MB.")
-    try:
-        data = p.read_bytes()
-    except OSError as exc:
-        raise CorpusError(f"Cannot read {p}: {exc.strerror or exc}") from None
-    return decode_text(data, name=str(p))
-
-
-@dataclass(frozen=True)
-class DataConfig:
-    """How text becomes training data. Saved with the model so its vocabulary can be explained."""
-
-    lowercase: bool = True
-    min_freq: int | None = None  # None: 1 for small corpora, 2 from 50,000 tokens on
-    max_vocab: int = 20_000
-    valid_fraction: float = 0.1
-
-    def validate(self) -> None:
-        if self.min_freq is not None and (isinstance(self.min_freq, bool) or not isinstance(self.min_freq, int) or self.min_freq < 1):
-            raise ConfigError(f"min_freq must be a whole number of at least 1 (got {self.min_freq!r}).")
-        if isinstance(self.max_vocab, bool) or not isinstance(self.max_vocab, int) or not 3 <= self.max_vocab <= 2_000_000:
-            raise ConfigError(f"max_vocab must be from 3 to 2,000,000 (got {self.max_vocab!r}).")
-        if not isinstance(self.valid_fraction, (int, float)) or not 0 <= self.valid_fraction < 1:
-            raise ConfigError(f"valid_fraction must be at least 0 and below 1 (got {self.valid_fraction!r}).")
-
-    def to_json(self) -> dict:
-        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -235,7 +135,7 @@ class Corpus:
         config = config or DataConfig()
         config.validate()
         p = Path(path)
-        info = _stat_text_file(p)
+        info = stat_text_file(p)
         if info.st_size <= STREAM_THRESHOLD_BYTES:
             corpus = cls.from_text(load_text(p), config)
             if on_progress is not None:
@@ -271,18 +171,6 @@ def check_spaced_words(text: str, sample: int = 100_000) -> None:
         )
 
 
-def fingerprint(text: str) -> str:
-    """A short hash of the text, so a saved model knows which corpus it was trained on."""
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
-
-
-class LoadCancelled(NextwordError):
-    """Corpus.from_file was stopped by its should_stop."""
-
-    def __init__(self) -> None:
-        super().__init__("Loading the corpus was cancelled.")
-
-
 # -- streaming a big corpus file (Corpus.from_file) ---------------------------------------------
 #
 # Pass 1 reads the file as decode_text would and counts its non-empty lines, so the training /
@@ -293,7 +181,6 @@ class LoadCancelled(NextwordError):
 # counts per surface give exactly Vocab.build's vocabulary, and one lookup table then turns the
 # provisional ids into vocabulary ids.
 
-_TOKEN_OR_BREAK = re.compile(_TOKEN.pattern + r"|\r\n|\r|\n", _TOKEN.flags)
 _BREAK = re.compile(r"\r\n|\r|\n")
 _SPACE = re.compile(r"\s")
 _MB = 1024**2
@@ -357,7 +244,7 @@ def _scan(p: Path, f, size: int, progress: _Progress) -> _Scan:
     UTF-8 error, as there), the number of non-empty lines, the fingerprint and a sample."""
     name = str(p)
     head = f.read(max(STREAM_CHUNK_BYTES, 16))
-    encoding = _check_head(head, size, name)
+    encoding = check_head(head, size, name)
     bom = 3 if encoding == "utf-8" and head.startswith(codecs.BOM_UTF8) else 0
     decoder = codecs.getincrementaldecoder(encoding)("strict")
     hasher = hashlib.sha256()
@@ -369,7 +256,7 @@ def _scan(p: Path, f, size: int, progress: _Progress) -> _Scan:
         if encoding == "utf-8":
             nul = data.find(b"\x00")
             if nul != -1:
-                raise _nul_byte(name, pos + nul)
+                raise nul_byte(name, pos + nul)
         if bad is None:
             pending = len(decoder.getstate()[0])  # bytes held back from the previous chunk
             try:
@@ -377,7 +264,7 @@ def _scan(p: Path, f, size: int, progress: _Progress) -> _Scan:
             except UnicodeDecodeError as exc:
                 offset = pos - pending + exc.start
                 if encoding != "utf-8":
-                    raise _damaged_utf16(name, offset) from None
+                    raise damaged_utf16(name, offset) from None
                 bad, text = (offset, exc.object[exc.start : exc.start + 1]), ""
             # A valid UTF-8 file's bytes (BOM excluded) are the UTF-8 encoding of its text.
             hasher.update(data if encoding == "utf-8" else text.encode("utf-8", "surrogatepass"))
@@ -392,7 +279,7 @@ def _scan(p: Path, f, size: int, progress: _Progress) -> _Scan:
         data = f.read(STREAM_CHUNK_BYTES)
         final = not data
     if bad is not None:
-        raise _not_utf8(name, *bad)
+        raise not_utf8(name, *bad)
     lines += open_content
     return _Scan(encoding, bom, lines, hasher.hexdigest()[:16], "".join(sample))
 
@@ -514,7 +401,7 @@ def _stream_corpus(cls: type[Corpus], p: Path, info: os.stat_result, config: Dat
                 raise _changed(p) from None
             cut = len(text) if final else _block_end(text, str(p))
             block, carry = text[:cut], text[cut:]
-            tokens = _TOKEN_OR_BREAK.findall(normalize(block))
+            tokens = TOKEN_OR_BREAK.findall(normalize(block))
             if final:
                 tokens.append("\n")  # the last line ends like the others
             arr = np.fromiter(map(ids.__getitem__, tokens), dtype=np.int32, count=len(tokens))

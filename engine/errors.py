@@ -19,3 +19,10 @@ class ModelFileError(NextwordError):
 
 class TrainingError(NextwordError):
     """Training could not go on (for example the loss diverged)."""
+
+
+class LoadCancelled(NextwordError):
+    """Corpus.from_file was stopped by its should_stop."""
+
+    def __init__(self) -> None:
+        super().__init__("Loading the corpus was cancelled.")

@@ -48,13 +48,13 @@ from typing import TYPE_CHECKING, Iterator, Sequence
 import numpy as np
 import torch
 
-from engine.errors import ConfigError, CorpusError
+from engine.config import check_ngram_order
+from engine.errors import CorpusError
 from engine.vocab import EOS_ID, Vocab
 
 if TYPE_CHECKING:
     from engine.corpus import Corpus
 
-MAX_ORDER = 9
 FALLBACK_DISCOUNT = 0.75
 CHUNK_ROWS = 512  # rows per log_prob_chunks chunk: ~25 MB of float32 for a 12k vocabulary
 
@@ -100,7 +100,7 @@ class NGramLM:
     @classmethod
     def fit(cls, train_ids: torch.Tensor | Sequence[int], vocab: Vocab, order: int = 3) -> "NGramLM":
         """Count the n-grams of `train_ids` (read after an <eos>) and precompute every level."""
-        _check_order(order)
+        check_ngram_order(order)
         ids = _as_ids(train_ids)
         if ids.size == 0:
             raise CorpusError("The corpus has no tokens to count: add some text.")
@@ -211,11 +211,6 @@ class NGramLM:
 
 
 # ---- helpers ----------------------------------------------------------------------------------
-
-
-def _check_order(order: int) -> None:
-    if isinstance(order, bool) or not isinstance(order, int) or not 1 <= order <= MAX_ORDER:
-        raise ConfigError(f"The n-gram order must be a whole number from 1 to {MAX_ORDER} (got {order!r}).")
 
 
 def _as_ids(ids: torch.Tensor | Sequence[int]) -> np.ndarray:

@@ -3,31 +3,47 @@
 It caches the model's state for the text typed so far. Typing inside a word costs no model call
 (the cached next-word distribution is filtered by the typed prefix); finishing a word costs one
 recurrent step; deleting goes back to a cached earlier state.
+
+Each suggestion says how to accept it: `apply_suggestion(text, s)` is the text after accepting `s`
+(spacing included), so front ends never repeat the spacing rules. No torch is imported here.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from engine.lm import LanguageModel
-from engine.tokenizer import EOS, context_tokens, split_partial
+from engine.tokenizer import context_tokens, detokenize, insertion, split_partial
 from engine.vocab import EOS_ID, SPECIALS
+
+if TYPE_CHECKING:
+    from engine.lm import LanguageModel
 
 MAX_CONTEXT_TOKENS = 256
 # Only the tail of a very long text is read; the window's start moves in steps of this many
 # characters so that the cache stays valid between keystrokes.
 WINDOW_CHARS = 4096
-NO_SPACE_BEFORE = set(".,;:!?%)]}'’”…")
-NO_SPACE_AFTER = set("([{“‘$#")
 
 
 @dataclass(frozen=True)
 class Suggestion:
+    """A word offered for the text given to `Predictor.suggest`, and how to accept it there."""
+
     word: str  # the whole word as it would appear, in the user's casing for the typed part
     prob: float  # the model's probability of this word as the next token
-    remainder: str  # what to append to the typed text (the rest of the word)
+    remainder: str  # the rest of the word after what is typed (the whole word when not completing)
+    completes: bool  # it completes a partly typed word (else it is the next word)
+    insert: str  # appended to the typed text on accepting it, spacing included
+    delete: int = 0  # characters removed from the end of the typed text first (spaces before ".")
+
+
+def apply_suggestion(text: str, suggestion: Suggestion) -> str:
+    """The text after accepting `suggestion`, which `Predictor.suggest(text)` returned: its
+    `delete` characters removed from the end, then its `insert` appended ("how ar" -> "how are ",
+    "see you " -> "see you. ", "Hello," -> "Hello, how ")."""
+    return text[: len(text) - suggestion.delete] + suggestion.insert
 
 
 class Predictor:
@@ -42,10 +58,11 @@ class Predictor:
         self._probs_state: object = None  # the state whose next-token distribution is _probs
         self._probs = np.empty(0, np.float32)
         self._sorted_probs = np.empty(0, np.float32)  # _probs in vocab.sorted_ids order
-        self._top: tuple[int, list[Suggestion]] | None = None  # (k, next words) for _probs_state
+        self._top: tuple[tuple, list[Suggestion]] | None = None  # (k and text end, next words) for _probs_state
 
     def suggest(self, text: str, k: int = 5) -> list[Suggestion]:
-        """The k likeliest next words (text empty or ending in space/punctuation) or completions."""
+        """The k likeliest next words (text empty or ending in space/punctuation) or completions
+        of the word being typed, likeliest first; each knows how to be accepted into `text`."""
         context, partial = split_partial(text)
         state = self._state_for(context)
         if state is not self._probs_state:  # an n-gram computes its distribution on demand
@@ -55,8 +72,11 @@ class Predictor:
             self._top = None
         if partial:
             return self._completions(partial, k)
-        if self._top is None or self._top[0] != k:  # a space after punctuation asks again
-            self._top = (k, self._top_words(k))
+        # The same state is asked again after a space or punctuation: the words are kept, and
+        # only how they are inserted depends on the end of the text.
+        end = (k, text[-1:], len(text) - len(text.rstrip(" ")))
+        if self._top is None or self._top[0] != end:
+            self._top = (end, self._top_words(text, k))
         return list(self._top[1])
 
     def continue_text(
@@ -132,10 +152,11 @@ class Predictor:
             self._ids.append(token)
         return self._states[-1]
 
-    def _top_words(self, k: int) -> list[Suggestion]:
+    def _top_words(self, text: str, k: int) -> list[Suggestion]:
         ids, ps = top_k(self._probs[len(SPECIALS) :], k)
         words = [self.vocab.display[i + len(SPECIALS)] for i in ids]
-        return [Suggestion(word, p, word) for word, p in zip(words, ps)]
+        return [Suggestion(word, p, word, False, *insertion(text, word, word, False))
+                for word, p in zip(words, ps)]
 
     def _completions(self, partial: str, k: int) -> list[Suggestion]:
         lo, hi = self.vocab.prefix_range(partial)
@@ -143,7 +164,9 @@ class Predictor:
             return []
         rows, ps = top_k(self._sorted_probs[lo:hi], k)
         rests = [self.vocab.display[i][len(partial) :] for i in self.vocab.sorted_ids[lo:hi][rows].tolist()]
-        return [Suggestion(partial + rest, p, rest) for rest, p in zip(rests, ps)]
+        # insertion() for a completion: the rest of the word and a space (a word never ends in an
+        # opening bracket), inline because this runs on every keystroke.
+        return [Suggestion(partial + rest, p, rest, True, rest + " ") for rest, p in zip(rests, ps)]
 
 
 def top_k(values: np.ndarray, k: int) -> tuple[list[int], list[float]]:
@@ -168,16 +191,3 @@ def ends_a_token(text: str) -> bool:
     if last.isalnum() or last in "'’-_":
         return False
     return not (last in ".," and len(text) > 1 and text[-2].isdigit())
-
-
-def detokenize(tokens: list[str]) -> str:
-    """Join tokens with spaces the way English is written ("Hello, world!" not "Hello , world !")."""
-    out = ""
-    for token in tokens:
-        if token == EOS:
-            out += "\n"
-            continue
-        glue = not out or out[-1] in "\n" or token in NO_SPACE_BEFORE or out[-1] in NO_SPACE_AFTER
-        out += token if glue else " " + token
-    return out
-

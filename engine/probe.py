@@ -36,11 +36,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from engine.model import CELLS, ModelConfig, WordRNN
+from engine.config import CELLS, LABELS, ModelConfig
+from engine.model import WordRNN
 
 KEY, QUERY = 0, 1  # marker ids; key words follow, then fillers
 LEAD = 3  # random fillers before KEY
-LABELS = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
 
 
 @dataclass(frozen=True)

@@ -24,15 +24,14 @@ import time
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-import platformdirs
 import torch
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
-from engine.corpus import DataConfig
+from engine.config import DataConfig, ModelConfig, TrainConfig, parameter_shapes
 from engine.errors import ConfigError, ModelFileError, NextwordError
-from engine.model import ModelConfig, parameter_shapes
-from engine.train import TrainConfig, check_optimizer_state
+from engine.paths import fsync_dir, models_home
+from engine.training import check_optimizer_state
 from engine.trained import TrainedModel
 from engine.vocab import Vocab
 
@@ -42,18 +41,9 @@ MAX_JSON_BYTES = 256 * 1024**2
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
-def data_home() -> Path:
-    """Where the app keeps its files: $NEXTWORD_HOME, else the platform's user data folder."""
-    home = os.environ.get("NEXTWORD_HOME")
-    return Path(home).expanduser() if home else platformdirs.user_data_path("nextword-tui")
-
-
-def models_home() -> Path:
-    return data_home() / "models"
-
-
 def check_name(name: str) -> str:
-    """A model name for models_home(), or a ModelFileError saying what a name may contain."""
+    """`name` if it is a valid model name for models_home(), else a ModelFileError saying what a
+    name may contain."""
     if not NAME.fullmatch(name):
         raise ModelFileError(
             f"'{name}' is not a valid model name: use letters, digits, '.', '_' and '-' (at most 64, "
@@ -149,7 +139,7 @@ def _write_folder_atomically(target: Path, files: dict[str, bytes]) -> None:
                 f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
-        _fsync_dir(staging)
+        fsync_dir(staging)
         old = None
         if target.exists():
             old = target.parent / f".{target.name}.{os.getpid()}.old"
@@ -160,25 +150,12 @@ def _write_folder_atomically(target: Path, files: dict[str, bytes]) -> None:
             if old is not None:
                 os.replace(old, target)
             raise
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _dumps(data: object) -> bytes:

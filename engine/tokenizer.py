@@ -19,11 +19,16 @@ _TOKEN = re.compile(
     r"|[^\W_]+(?:['’\-][^\W_]+)*"  # words, numbers, don't, well-known
     r"|[^\s\x00-\x1f\x7f-\x9f]"  # any other visible character: punctuation, symbols (not control codes)
 )
+# A token or a line break: what the streaming loader reads whole files with (a break stands for EOS).
+TOKEN_OR_BREAK = re.compile(_TOKEN.pattern + r"|\r\n|\r|\n", _TOKEN.flags)
 # The word being typed at the end of the text, possibly cut inside an apostrophe or hyphen.
 _PARTIAL_WORD = re.compile(r"[^\W_](?:[^\W_]|['’\-])*\Z")
 _LINES = re.compile(r"\r\n|\r|\n")
 WORD_JOINERS = "'’-"  # inside a word ("don't", "well-known"), never at its start
 PARTIAL_WINDOW = 64
+# How English is spaced: no space before closing punctuation, none after an opening one.
+NO_SPACE_BEFORE = frozenset(".,;:!?%)]}'’”…")
+NO_SPACE_AFTER = frozenset("([{“‘$#")
 
 
 def normalize(text: str) -> str:
@@ -102,3 +107,36 @@ def context_tokens(context: str) -> list[str]:
             tokens.append(EOS)
     tokens.extend(_TOKEN.findall(lines[-1]))
     return tokens
+
+
+def detokenize(tokens: list[str]) -> str:
+    """Join tokens with spaces the way English is written ("Hello, world!" not "Hello , world !")."""
+    out = ""
+    for token in tokens:
+        if token == EOS:
+            out += "\n"
+            continue
+        glue = not out or out[-1] in "\n" or token in NO_SPACE_BEFORE or out[-1] in NO_SPACE_AFTER
+        out += token if glue else " " + token
+    return out
+
+
+def insertion(text: str, word: str, remainder: str, completes: bool) -> tuple[str, int]:
+    """How accepting `word` changes `text`: (the text to append, characters deleted from the end first).
+
+    A completion appends the rest of the word. A next word gets a space before it unless the text
+    is empty or ends in a space or an opening bracket or quote; closing punctuation replaces the
+    spaces before it ("see you " + "." -> "see you."). A space follows, so the next word can be
+    typed at once, except after an opening bracket or quote.
+    """
+    delete = 0
+    if completes:
+        insert = remainder
+    elif word[:1] in NO_SPACE_BEFORE:
+        delete = len(text) - len(text.rstrip(" "))
+        insert = word
+    elif not text or text[-1].isspace() or text[-1] in NO_SPACE_AFTER:
+        insert = word
+    else:
+        insert = " " + word
+    return (insert if word[-1:] in NO_SPACE_AFTER else insert + " "), delete

@@ -3,23 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
 
 import torch
 
-from engine.corpus import DataConfig
+from engine.config import DataConfig, ModelConfig, TrainConfig
 from engine.lm import NeuralLM
-from engine.model import ModelConfig, WordRNN
+from engine.model import WordRNN
 from engine.vocab import Vocab
-
-if TYPE_CHECKING:
-    from engine.train import TrainConfig
 
 
 @dataclass
 class TrainedModel:
     model_config: ModelConfig
-    train_config: "TrainConfig"
+    train_config: TrainConfig
     data_config: DataConfig
     vocab: Vocab
     state_dict: dict[str, torch.Tensor]

@@ -1,4 +1,4 @@
-"""engine.compare (RNN vs LSTM vs GRU vs n-gram on one corpus), its CLI and its in-app screen.
+"""engine.compare() (RNN vs LSTM vs GRU vs n-gram on one corpus), its CLI and its in-app screen.
 
 Tiny on purpose: emb = hidden = 16, about a second of training per cell, a made-up corpus.
 """
@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from engine import EpochEnd, ModelConfig, Progress
-from engine.compare import (
+from engine.comparison import (
     COLUMNS,
     CellDone,
     CellEvent,
@@ -26,7 +26,7 @@ from engine.compare import (
     typing_session,
     write_verdicts,
 )
-from engine.train import TrainConfig
+from engine import TrainConfig
 
 SMALL = ModelConfig(emb=16, hidden=16, dropout=0.0)
 BUDGET = 0.8
@@ -134,10 +134,9 @@ def test_ngram_top_k_is_scored_on_the_same_text_as_the_networks(monkeypatch):
     same way (checked with a tiny limit, so the cut falls inside the validation text)."""
     import importlib
 
-    from engine.compare import final_eval_text
-    from engine.evaluate import evaluate
+    from engine import evaluate, final_eval_text
 
-    monkeypatch.setattr(importlib.import_module("engine.train"), "FINAL_EVAL_CHARS", 50)
+    monkeypatch.setattr(importlib.import_module("engine.evaluation"), "FINAL_EVAL_CHARS", 50)
     text = "\n".join(_LINES * 4) + "\n"  # 40 lines: 4 held out, about 130 characters
     result = compare(text, 0.3, SMALL, cells=("rnn",))
     cut = final_eval_text(text.strip().split("\n", 36)[-1])

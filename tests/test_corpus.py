@@ -9,7 +9,8 @@ import zipfile
 import pytest
 import torch
 
-from engine.corpus import Corpus, DataConfig, batchify, fit_stream, load_text
+from engine import Corpus, DataConfig, load_text
+from engine.corpus import batchify, fit_stream
 from engine.errors import ConfigError, CorpusError
 from engine.tokenizer import tokenize
 from engine.vocab import UNK_ID

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from engine.errors import CorpusError
-from engine.evaluate import evaluate, keystroke_savings
+from engine import evaluate, keystroke_savings
 
 WORDS = ["the", "cat", "sat", "on", "mat"]
 # P(next | previous). No two WORDS tie in a row, so every ranking below is unambiguous.

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.corpus import Corpus, decode_text
+from engine import Corpus, decode_text
 from engine.errors import ModelFileError, NextwordError
 from engine.store import load_model, save_model
 from engine.tokenizer import EOS, context_tokens, normalize, split_partial, tokenize

@@ -14,10 +14,11 @@ import torch
 
 import engine.corpus as corpus_module
 from engine import ModelConfig, NextwordError, TrainConfig, train
-from engine.corpus import Corpus, DataConfig, LoadCancelled, load_text
+from engine import Corpus, DataConfig, LoadCancelled, load_text
 from engine.errors import CorpusError
 from engine.ngram import NGramLM
-from engine.train import FINAL_EVAL_CHARS, validation_loss
+from engine.evaluation import FINAL_EVAL_CHARS
+from engine.training import validation_loss
 
 _WORDS = (
     "the The cat dog sat on a mat and ran to Alice Bob garden . , ! ? ; : ( ) \" "

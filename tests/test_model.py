@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from engine.errors import ConfigError
-from engine.model import CELLS, MAX_PARAMS, ModelConfig, WordRNN, check_fits
+from engine import CELLS, MAX_PARAMS, ModelConfig, WordRNN, check_fits
 from engine.stepper import Stepper
 
 
@@ -104,13 +104,13 @@ def test_check_fits_refuses_a_model_too_big_for_this_machine():
 
 
 def test_check_fits_compares_with_half_the_machine_memory(monkeypatch):
-    import engine.model
+    import engine.config
 
     config = ModelConfig(vocab_size=10_000, emb=64, hidden=64)
     need = config.training_bytes(20, 35)
-    monkeypatch.setattr(engine.model, "available_memory", lambda: 2 * need + 2)
+    monkeypatch.setattr(engine.config, "available_memory", lambda: 2 * need + 2)
     check_fits(config, 20, 35)
-    monkeypatch.setattr(engine.model, "available_memory", lambda: 2 * need - 2)
+    monkeypatch.setattr(engine.config, "available_memory", lambda: 2 * need - 2)
     with pytest.raises(ConfigError):
         check_fits(config, 20, 35)
 

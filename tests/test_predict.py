@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from engine.predict import Predictor, Suggestion, detokenize
-from engine.tokenizer import context_tokens, split_partial
+from engine import Predictor, Suggestion, apply_suggestion, detokenize
+from engine.tokenizer import context_tokens, insertion, split_partial
 
 WORDS = ["the", "cat", "can't", "cap", "sat", "on", "mat", "London", "I", "."]
 
@@ -243,3 +243,44 @@ def test_reading_only_the_new_text_gives_the_same_state_as_rereading_all(runs, b
     fresh = Predictor(lm)
     assert typed.suggest(after, k=5) == fresh.suggest(after, k=5)
     assert typed._ids == fresh._ids
+
+
+# -- accepting a suggestion ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "word", "remainder", "completes", "expected"),
+    [
+        ("how ar", "are", "e", True, "how are "),
+        ("How ", "are", "are", False, "How are "),
+        ("Hello,", "how", "how", False, "Hello, how "),
+        ("", "Good", "Good", False, "Good "),
+        ("see you ", ".", ".", False, "see you. "),
+        ("see you   ", "!", "!", False, "see you! "),
+        ("say ", "(", "(", False, "say ("),
+        ("say (", "this", "this", False, "say (this "),
+        ("line one\n", "Next", "Next", False, "line one\nNext "),
+    ],
+)
+def test_accepting_a_word_spaces_it_as_english_is_written(text, word, remainder, completes, expected):
+    insert, delete = insertion(text, word, remainder, completes)
+    suggestion = Suggestion(word, 0.5, remainder, completes, insert, delete)
+    assert apply_suggestion(text, suggestion) == expected
+
+
+def test_suggestions_know_whether_they_complete_and_what_to_insert(lm):
+    predictor = Predictor(lm)
+    completions = predictor.suggest("the ca", k=5)
+    assert [(s.completes, s.insert, s.delete) for s in completions] == [(True, "t ", 0), (True, "n't ", 0), (True, "p ", 0)]
+    assert apply_suggestion("the ca", completions[1]) == "the can't "
+    after_cat = predictor.suggest("the cat ", k=2)
+    assert [(s.word, s.completes) for s in after_cat] == [("sat", False), (".", False)]
+    assert [apply_suggestion("the cat ", s) for s in after_cat] == ["the cat sat ", "the cat. "]
+    # The same state asked again from text that ends differently: the words stay, the spacing follows the text.
+    assert [apply_suggestion("the cat  ", s) for s in predictor.suggest("the cat  ", k=2)] == ["the cat  sat ", "the cat. "]
+    assert [apply_suggestion("the cat.", s) for s in predictor.suggest("the cat.", k=1)] == ["the cat. the "]
+
+
+def test_a_whole_typed_word_is_completed_by_a_space(lm):
+    (only,) = Predictor(lm).suggest("the cat", k=5)
+    assert (only.completes, only.remainder, apply_suggestion("the cat", only)) == (True, "", "the cat ")

@@ -24,8 +24,8 @@ from engine import (
     train,
 )
 
-# engine.train is the train() function (engine/__init__.py re-exports it); this is the module.
-train_module = importlib.import_module("engine.train")
+train_module = importlib.import_module("engine.training")
+evaluation_module = importlib.import_module("engine.evaluation")
 
 # A shorter run than the session fixture's, for tests that train their own models.
 QUICK = replace(TINY_TRAIN, epochs=3)
@@ -371,7 +371,7 @@ def test_final_metrics_of_a_corpus_that_is_one_long_line(tiny_corpus, monkeypatc
         return real_evaluate(lm, text, **kwargs)
 
     monkeypatch.setattr(train_module, "evaluate", spy)
-    monkeypatch.setattr(train_module, "FINAL_EVAL_CHARS", 100)  # stands for 50,000 at real scale
+    monkeypatch.setattr(evaluation_module, "FINAL_EVAL_CHARS", 100)  # stands for 50,000 at real scale
     one_line = " ".join(["the cat sat on the mat ."] * 20)  # 500 characters, no newline
     corpus = Corpus.from_text(one_line)
     train(corpus, gru(), replace(QUICK, epochs=1))

@@ -4,7 +4,7 @@
     print(result.format_table())                         # plain-text table + one verdict per row
     json.dumps(result.to_json())                         # every column, non-finite numbers as null
 
-Each network is trained with `engine.train` under `TrainConfig(max_time=...)`; the n-gram (order 3,
+Each network is trained with `engine.train()` under `TrainConfig(max_time=...)`; the n-gram (order 3,
 interpolated Kneser-Ney) is fitted on the same training split. Every row is then measured the same
 way on the corpus's validation text:
 
@@ -28,7 +28,6 @@ that was interrupted (its budget was not spent, so it could not be compared fair
 
 from __future__ import annotations
 
-import importlib
 import math
 import time
 from contextlib import contextmanager
@@ -37,22 +36,17 @@ from typing import Callable, Iterator
 
 import torch
 
-from engine.corpus import Corpus, DataConfig, fit_stream
+from engine.config import CELLS, KINDS, LABELS, NGRAM, NGRAM_ORDER, DataConfig, ModelConfig, TrainConfig
+from engine.corpus import Corpus, fit_stream
 from engine.errors import TrainingError
-from engine.evaluate import evaluate
+from engine.evaluation import evaluate, final_eval_text
+from engine.formatting import format_number
 from engine.lm import LanguageModel
-from engine.model import CELLS, ModelConfig
 from engine.predict import Predictor
 from engine.store import finite_or_none
-from engine.train import TrainConfig, train
+from engine.training import train
 
-# The module (engine.train, the name, is the function once engine/__init__ has run).
-train_module = importlib.import_module("engine.train")
-
-NGRAM = "ngram"
-NGRAM_ORDER = 3
-ROWS = (*CELLS, NGRAM)
-LABELS = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU", NGRAM: f"{NGRAM_ORDER}-gram"}
+ROWS = KINDS
 TYPING_KEYS = 300  # keystrokes of the scripted typing session that times suggestions
 SUGGEST_K = 5  # as many suggestions as the app shows
 SAME = 0.01  # relative differences below this are called "about the same"
@@ -68,7 +62,7 @@ class CellStart:
 
 @dataclass(frozen=True)
 class CellEvent:
-    """An engine training event (engine.train.Progress / EpochEnd / Notice) of `cell`."""
+    """An engine training event (engine.Progress / EpochEnd / Notice) of `cell`."""
 
     cell: str
     event: object
@@ -233,16 +227,6 @@ def _measure_all(order: list[str], result: Comparison, corpus: Corpus, sized: Mo
         result.rows.append(row)
         result.models[cell] = lm
         emit(CellDone(cell, row))
-
-
-def final_eval_text(valid_text: str) -> str:
-    """The start of the validation text that train() scores top-k and KSR on (the same cut as
-    engine.train.final_metrics: the last line break or space before FINAL_EVAL_CHARS)."""
-    limit = train_module.FINAL_EVAL_CHARS
-    if len(valid_text) > limit:
-        cut = max(valid_text.rfind("\n", 0, limit), valid_text.rfind(" ", 0, limit))
-        return valid_text[: cut if cut > 0 else limit]
-    return valid_text
 
 
 def typing_session(text: str, keys: int = TYPING_KEYS) -> list[str]:
@@ -462,15 +446,6 @@ def _lower(better: float, worse: float) -> str:
     if not math.isfinite(worse) or worse <= 0:
         return "infinitely"
     return f"{1 - better / worse:.0%}"
-
-
-def format_number(value: object, spec: str) -> str:
-    """`value` in `spec`, or '-' where there is no figure (None, NaN, infinity)."""
-    if isinstance(value, bool) or value is None:
-        return "-"
-    if isinstance(value, (int, float)) and math.isfinite(value):
-        return format(value, spec)
-    return "-"
 
 
 def _secs(seconds: float) -> str:

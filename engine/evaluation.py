@@ -26,6 +26,17 @@ from engine.vocab import EOS_ID, SPECIALS, UNK_ID
 
 TOP_K = (1, 3, 5)
 KSR_K = 3
+FINAL_EVAL_CHARS = 50_000  # enough for stable top-k and KSR figures, quick after a cancel
+
+
+def final_eval_text(valid_text: str) -> str:
+    """The start of a validation text that a trained model's top-k and KSR are scored on (by
+    train() and by compare()): up to the last line break or space before FINAL_EVAL_CHARS."""
+    limit = FINAL_EVAL_CHARS
+    if len(valid_text) > limit:
+        cut = max(valid_text.rfind("\n", 0, limit), valid_text.rfind(" ", 0, limit))
+        return valid_text[: cut if cut > 0 else limit]
+    return valid_text
 
 
 @dataclass(frozen=True)

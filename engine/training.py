@@ -11,76 +11,24 @@ import copy
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import torch
 import torch.nn.functional as F
 
+from engine.config import ModelConfig, TrainConfig, check_fits
 from engine.corpus import Corpus, batchify, fit_stream
 from engine.errors import ConfigError, TrainingError
-from engine.evaluate import evaluate
+from engine.evaluation import evaluate, final_eval_text
 from engine.fused_loss import fast_dtype, linear_cross_entropy
 from engine.lm import NeuralLM
-from engine.model import Hidden, ModelConfig, WordRNN, check_fits
+from engine.model import Hidden, WordRNN
 from engine.trained import TrainedModel
 
-OPTIMIZERS = ("adam", "adamw")
 EVENTS_PER_SECOND = 4
 VALID_BATCH = 10
 MAX_DIVERGENCES = 3
-FINAL_EVAL_CHARS = 50_000  # enough for stable top-k and KSR figures, quick after a cancel
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """How to train. Saved with the model so a run can be explained and resumed."""
-
-    epochs: int = 40
-    max_time: float | None = None  # seconds; whichever of epochs and max_time ends first
-    batch_size: int = 20
-    bptt: int = 35
-    lr: float = 2e-3
-    optimizer: str = "adam"
-    weight_decay: float = 0.0
-    clip: float = 1.0
-    patience: int = 3  # epochs without a better validation loss before stopping (lr halves each time)
-    seed: int = 0
-    device: str = "auto"
-    threads: int | None = None  # CPU threads for this training run; None: all cores but one
-
-    def validate(self) -> None:
-        def whole(name: str, low: int, high: int) -> None:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-                raise ConfigError(f"{name} must be a whole number from {low:,} to {high:,} (got {value!r}).")
-
-        def number(name: str, low: float, high: float, low_open: bool = False) -> None:
-            value = getattr(self, name)
-            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-            if not ok or value > high or value < low or (low_open and value == low):
-                bound = f"above {low}" if low_open else f"at least {low}"
-                raise ConfigError(f"{name} must be a number {bound} and at most {high} (got {value!r}).")
-
-        whole("epochs", 1, 100_000)
-        whole("batch_size", 1, 4096)
-        whole("bptt", 1, 2048)
-        whole("patience", 1, 1000)
-        whole("seed", 0, 2**63 - 1)
-        number("lr", 0.0, 10.0, low_open=True)
-        number("weight_decay", 0.0, 1.0)
-        number("clip", 0.0, 1e6, low_open=True)
-        if self.max_time is not None:
-            number("max_time", 0.0, 7 * 24 * 3600.0, low_open=True)
-        if self.threads is not None:
-            whole("threads", 1, 1024)
-        if self.optimizer not in OPTIMIZERS:
-            raise ConfigError(f"optimizer must be one of {', '.join(OPTIMIZERS)} (got {self.optimizer!r}).")
-        if self.device not in ("auto", "cpu", "cuda"):
-            raise ConfigError(f"device must be auto, cpu or cuda (got {self.device!r}).")
-
-    def to_json(self) -> dict:
-        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -388,11 +336,7 @@ def final_metrics(state: dict[str, torch.Tensor], config: ModelConfig, corpus: C
     """Top-k accuracy and keystroke savings of the best weights on (the start of) the validation text."""
     model = WordRNN(config)
     model.load_state_dict(state)
-    text = corpus.valid_text
-    if len(text) > FINAL_EVAL_CHARS:
-        cut = max(text.rfind("\n", 0, FINAL_EVAL_CHARS), text.rfind(" ", 0, FINAL_EVAL_CHARS))
-        text = text[: cut if cut > 0 else FINAL_EVAL_CHARS]
-    result = evaluate(NeuralLM(model, corpus.vocab), text)
+    result = evaluate(NeuralLM(model, corpus.vocab), final_eval_text(corpus.valid_text))
     return {"top1": result.top1, "top3": result.top3, "top5": result.top5, "ksr": result.ksr}
 
 
