@@ -280,6 +280,10 @@ class NextwordApp(App[None]):
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.help_rows()))
 
+    def action_help_quit(self) -> None:
+        """ctrl+c: say how to quit. (Textual's own hint is markup, and notify() shows text as it is.)"""
+        self.notify("Press ctrl+q to quit the app.", title="Do you want to quit?")
+
     def action_focus_pane(self, pane: str) -> None:
         self.query_one(PANES[pane]).focus()
 
@@ -743,11 +747,12 @@ class NextwordApp(App[None]):
         try:
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGHUP):
-                loop.add_signal_handler(sig, self._on_terminate)
+                loop.add_signal_handler(sig, self._on_terminate, sig)
         except (NotImplementedError, RuntimeError, ValueError, AttributeError):
             pass  # not the main thread, or a platform without these signals
 
-    def _on_terminate(self) -> None:
+    def _on_terminate(self, sig: int = signal.SIGTERM) -> None:
+        self.exit_signal = sig  # run_app exits 128 + sig (143 for SIGTERM, 129 for SIGHUP)
         try:
             self.editor_pane.write_autosave_now()
         except OSError:
@@ -757,7 +762,7 @@ class NextwordApp(App[None]):
             # After SIGHUP the terminal is gone, and Textual's shutdown can block for ever writing
             # to it (seen with tmux kill-server). The text is in the autosave by now: if a clean
             # exit has not happened within a few seconds, leave without one.
-            watchdog = threading.Timer(EXIT_GRACE, os._exit, args=(0,))
+            watchdog = threading.Timer(EXIT_GRACE, os._exit, args=(128 + sig,))
             watchdog.daemon = True
             watchdog.start()
 
@@ -783,9 +788,13 @@ def read_saved_text(path: str) -> str:
         return ""
 
 
-def run_app(path: str | None) -> None:
-    """Run the app on `path` (None: the last corpus, or the sample on first start)."""
+def run_app(path: str | None) -> int:
+    """Run the app on `path` (None: the last corpus, or the sample on first start); its exit status."""
+    from tui.terminal import guard_app
+
     app = NextwordApp(path)
     app.hard_exit_after_signal = True
     app.freeze_gc_when_ready = True
+    guard = guard_app(app, save=lambda: app.editor_pane.write_autosave_now())  # safe input, save on crash
     app.run()
+    return guard.exit_status()

@@ -50,8 +50,7 @@ def open_app(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     from tui.app import run_app
 
-    run_app(args.corpus)
-    return 0
+    return run_app(args.corpus)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -74,7 +74,7 @@ class Autocomplete(Vertical):
     """Types with the active model. The app hands it a Predictor (or None) with set_predictor."""
 
     BINDINGS = [
-        Binding("tab", "accept(0)", "Accept", show=False),  # shown in the pane's border instead
+        Binding("tab", "tab", "Accept", show=False),  # shown in the pane's border instead
         # Terminals with the kitty keyboard protocol report alt+1 as such; xterm-likes send ESC 1,
         # which Textual (like macOS's Option+1) reads as "¡", and so on. TypingInput leaves those
         # five characters to these (priority) bindings instead of typing them.
@@ -140,8 +140,16 @@ class Autocomplete(Vertical):
     def on_input_changed(self, event: Input.Changed) -> None:
         self._show_list(event.value)
 
+    def action_tab(self) -> None:
+        """tab accepts the top suggestion; with none it does nothing: it never leaves the typing box,
+        or the next keys would go to another pane (F6-F9 move the focus)."""
+        try:
+            self.action_accept(0)
+        except SkipAction:
+            self.app.bell()
+
     def action_accept(self, index: int) -> None:
-        """Accept suggestion `index` (0 = top). With nothing to accept, tab moves focus as usual."""
+        """Accept suggestion `index` (0 = top); SkipAction when there is none to accept."""
         found = self.suggestions(self.input.value)
         if index >= len(found) or not self.input.cursor_at_end:
             raise SkipAction()

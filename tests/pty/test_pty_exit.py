@@ -1,0 +1,38 @@
+"""Every way out of the app keeps the unsaved text (issue 12 item 2; issue 11 item 6): the
+autosave is written first, and the exit status says what happened."""
+
+from __future__ import annotations
+
+import signal
+
+import pytest
+from faulty_app import F10, F11, F12
+from harness import F6, autosave_texts
+
+UNSAVED = "words typed just now"
+
+
+def type_unsaved(term) -> None:
+    """Type into the editor, and act before its 2-second autosave would have run."""
+    term.press(F6)
+    term.type(UNSAVED, pause=0.005)
+    term.wait_for(UNSAVED)
+
+
+@pytest.mark.parametrize("sig, status", [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+def test_a_terminate_signal_saves_then_exits_128_plus_signal(app_in_pty, sig, status) -> None:
+    term = app_in_pty()
+    type_unsaved(term)
+    term.signal(sig)
+    assert term.wait_exit() == status
+    assert any(UNSAVED in text for text in autosave_texts(term.home))
+
+
+@pytest.mark.parametrize("key, where", [(F12, "event loop"), (F11, "plain thread"), (F10, "input thread")])
+def test_a_crash_saves_then_exits_1(app_in_pty, key, where) -> None:
+    term = app_in_pty(module="faulty_app")
+    type_unsaved(term)
+    term.write(key)
+    assert term.wait_exit() == 1, where
+    assert any(UNSAVED in text for text in autosave_texts(term.home)), where
+    assert "Injected" in term.output()  # the traceback is still shown, after the terminal is restored

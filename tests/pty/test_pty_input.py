@@ -1,0 +1,48 @@
+"""Terminal input the app must survive, sent through a real pty (issue 12 items 1, 2 and 6)."""
+
+from __future__ import annotations
+
+import time
+
+from harness import CTRL_Q, F6, TAB
+
+HOSTILE_PASTE = "pasted \x1b[1mbold\x1b[0m text\x14 tail"  # a log line with colour codes, and a ctrl+t
+
+
+def test_a_paste_with_escape_sequences_stays_text(app_in_pty) -> None:
+    """Everything up to ESC[201~ is paste text: the pasted ctrl+t starts no training, and the
+    colour codes are not read as keys. The typing box drops control characters; the editor keeps
+    them (drawn as control pictures)."""
+    term = app_in_pty()
+    term.paste(HOSTILE_PASTE)
+    screen = term.wait_for("pasted [1mbold[0m text tail")  # the typing box has focus at start
+    assert "^[" not in screen
+    term.press(F6)
+    term.paste(HOSTILE_PASTE)
+    term.wait_for("pasted ␛[1mbold␛[0m text␔ tail")
+    time.sleep(1.0)  # a training run started by the pasted ctrl+t would show by now
+    assert "Not training" in term.text()
+
+
+def test_bytes_that_are_not_utf8_are_replaced_not_fatal(app_in_pty) -> None:
+    """A Latin-1 terminal's "é" (0xE9) and a stray 0xFF: shown as �, the app goes on."""
+    term = app_in_pty()
+    term.write(b"caf\xe9 ")
+    term.write(b"\xff ok")
+    term.wait_for("caf\ufffd \ufffd ok")
+    term.write(CTRL_Q)
+    assert term.wait_exit() == 0
+    assert "Traceback" not in term.output()
+
+
+def test_tab_without_a_suggestion_stays_in_the_typing_box(app_in_pty, tmp_path) -> None:
+    """No model knows "how are y": tab does nothing, and the next keys still go to the typing box
+    (they once went to the model picker, and "u doing" switched the model from LSTM to RNN)."""
+    (tmp_path / "work" / "plain.txt").write_text("one two three four\n" * 5, encoding="utf-8")
+    term = app_in_pty("plain.txt")
+    term.wait_for("one two three four")
+    term.type("how are y")
+    term.press(TAB)
+    term.type("u doing")
+    screen = term.wait_for("how are yu doing")
+    assert "LSTM: " in screen and "RNN: " not in screen  # the typing pane's model line
