@@ -57,6 +57,8 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     ),
     "engine.vocab": ("Vocab",),
     "engine.predict": ("Predictor", "Suggestion", "apply_suggestion"),
+    "engine.selection": ("Judgement", "compare_perplexity", "judge", "judge_saved"),
+    "engine.trash": ("KEEP_DAYS", "move_to_trash", "purge", "trash_dir", "trashed"),
     # torch from here on
     "engine.corpus": ("Corpus", "CorpusStats"),
     "engine.model": ("WordRNN",),
@@ -70,6 +72,8 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "engine.comparison": ("CellDone", "CellEvent", "CellStart", "Comparison", "Row", "compare",
                           "torch_threads"),
     "engine.probe": ("ProbeResult", "ProbeRunDone", "ProbeTask", "run_probe"),
+    "engine.library": ("ModelDetails", "delete_model", "export_model", "free_name", "import_model",
+                       "model_details", "new_model_name", "rename_model"),
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_WHERE)
@@ -151,6 +155,18 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; tests/test_import_hygiene.
         split_partial,
         tokenize,
     )
+    from engine.library import (
+        ModelDetails,
+        delete_model,
+        export_model,
+        free_name,
+        import_model,
+        model_details,
+        new_model_name,
+        rename_model,
+    )
+    from engine.selection import Judgement, compare_perplexity, judge, judge_saved
     from engine.trained import TrainedModel
     from engine.training import EpochEnd, Event, Notice, Progress, default_threads, train
+    from engine.trash import KEEP_DAYS, move_to_trash, purge, trash_dir, trashed
     from engine.vocab import Vocab

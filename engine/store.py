@@ -130,6 +130,17 @@ def _clean_leftovers(target: Path) -> None:
             continue
 
 
+def _keep_replaced(old: Path, name: str) -> None:
+    """A model saved over (`train --resume`) is not destroyed: the old folder goes to the trash
+    (engine/trash.py, kept 7 days). Where even that fails, it is removed as before."""
+    from engine.trash import move_to_trash
+
+    try:
+        move_to_trash(old, "models", name=name)
+    except OSError:
+        shutil.rmtree(old, ignore_errors=True)
+
+
 def _write_folder_atomically(target: Path, files: dict[str, bytes]) -> None:
     _clean_leftovers(target)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".new", dir=target.parent))
@@ -152,7 +163,7 @@ def _write_folder_atomically(target: Path, files: dict[str, bytes]) -> None:
             raise
         fsync_dir(target.parent)
         if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+            _keep_replaced(old, target.name)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -22,7 +22,7 @@ TORCH_FREE = (
     "check_ngram_order", "NextwordError", "ConfigError", "CorpusError", "ModelFileError", "load_text",
     "decode_text", "fingerprint", "split_partial", "tokenize", "detokenize", "insertion", "key",
     "data_dir", "models_home", "fsync_dir", "atomic_write", "format_number", "format_bytes",
-    "Predictor", "Suggestion", "apply_suggestion",
+    "Predictor", "Suggestion", "apply_suggestion", "judge_saved", "compare_perplexity", "move_to_trash", "purge",
 )
 
 
