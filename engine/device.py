@@ -1,0 +1,73 @@
+"""Which device trains, and how it is set up: CUDA when present (`--device` overrides), cuDNN's
+RNN kernels, bf16 where the hardware has it, and a name for the log and --json.
+
+What runs where, once a device is chosen:
+- the recurrent layers: cuDNN's fused RNN/LSTM/GRU kernels on CUDA (torch picks them for nn.RNN /
+  nn.LSTM / nn.GRU when cuDNN is enabled, which `configure` makes sure of); an LSTM's recurrence
+  under bf16 autocast where the device has bf16 (WordRNN.forward);
+- the output layer and the loss: engine/fused_loss.py's bf16 matmuls (fused_loss.fast_dtype);
+  benchmarks/gpu_check.py measures it against torch's own linear + cross_entropy on a GPU;
+- batches: read a chunk at a time and copied through pinned memory (engine/batches.py).
+Weights are always saved as CPU float32 tensors (engine/store.py), so a model trained on a GPU
+loads and serves on a CPU-only machine, and the reverse.
+"""
+
+from __future__ import annotations
+
+import re
+
+import torch
+
+from engine.errors import ConfigError
+
+DEVICE_FORMS = "auto, cpu, cuda or cuda:N"
+_CUDA_INDEX = re.compile(r"cuda:(\d{1,3})")
+
+
+def check_device_name(name: object) -> str:
+    """`name` if it is a device this program understands (not whether it is present), else ConfigError."""
+    if name in ("auto", "cpu", "cuda") or (isinstance(name, str) and _CUDA_INDEX.fullmatch(name)):
+        return name
+    raise ConfigError(f"device must be {DEVICE_FORMS} (got {name!r}).")
+
+
+def pick_device(name: str = "auto", local_rank: int | None = None) -> torch.device:
+    """The device to train on. "auto": CUDA when a GPU is present, else the CPU. Under torchrun a
+    process's GPU is its LOCAL_RANK (`local_rank`) unless a "cuda:N" says otherwise."""
+    check_device_name(name)
+    if name == "cpu":
+        return torch.device("cpu")
+    available = torch.cuda.is_available()
+    if name == "auto" and not available:
+        return torch.device("cpu")
+    if not available:
+        raise ConfigError(f"device '{name}' was asked for, but no CUDA GPU is available here: use --device cpu.")
+    count = torch.cuda.device_count()
+    index = int(name[5:]) if name.startswith("cuda:") else (local_rank or 0)
+    if index >= count:
+        raise ConfigError(f"device cuda:{index} was asked for, but this machine has {count} GPU(s) (cuda:0 to cuda:{count - 1}).")
+    return torch.device("cuda", index)
+
+
+def configure(device: torch.device) -> None:
+    """Set up a CUDA device for training: it becomes the current one (NCCL and cuDNN use it), and
+    cuDNN, whose fused RNN kernels nn.LSTM / nn.GRU / nn.RNN use, is on."""
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+        torch.backends.cudnn.enabled = True
+        # Tensor cores for the float32 matmuls that remain (the RNN cells outside autocast).
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+
+
+def describe(device: torch.device, dtype: torch.dtype | None = None) -> str:
+    """What the log and --json say about the device, e.g. "cuda:0 (NVIDIA H200, bf16)"."""
+    if device.type == "cuda":
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        what = [torch.cuda.get_device_name(index)]
+    else:
+        what = [f"{torch.get_num_threads()} thread(s)"]
+    if dtype is not None:
+        what.append("bf16" if dtype == torch.bfloat16 else "float32")
+    name = f"cuda:{index}" if device.type == "cuda" else device.type
+    return f"{name} ({', '.join(what)})"
