@@ -47,7 +47,16 @@ def fail(message: str) -> int:
 def open_app(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="nextword-tui", description="Open the app (optionally with a corpus file).")
     parser.add_argument("corpus", nargs="?", help="text file to open in the corpus editor")
+    parser.add_argument("--serve", action="store_true", help="serve the app to a web browser (textual-serve) "
+                        "instead of opening it here; one app per browser tab")
+    parser.add_argument("--host", default="127.0.0.1", help="with --serve: the address to listen on "
+                        "(default: %(default)s, this machine only)")
+    parser.add_argument("--port", type=int, default=8000, help="with --serve: the port (default: %(default)s)")
     args = parser.parse_args(argv)
+    if args.serve:
+        from tui.serve import serve
+
+        return serve(args.corpus, host=args.host, port=args.port)
     from tui.app import run_app
 
     return run_app(args.corpus)
@@ -63,7 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train a model on a corpus and save it")
     train.add_argument("corpus", help="UTF-8 text file")
     train.add_argument("--cell", choices=("rnn", "lstm", "gru"), default="lstm")
-    train.add_argument("--name", help="model name, saved in the models folder (default: CELL-CORPUSHASH)")
+    train.add_argument("--name", help="model name, saved in the models folder (default: CELL-CORPUSHASH-DATE-TIME, "
+                       "new for every run; an existing model of that name is replaced and kept in the trash)")
     train.add_argument("--epochs", type=int)
     train.add_argument("--max-time", type=float, metavar="SECONDS", help="time budget for training")
     train.add_argument("--emb", type=int)
@@ -96,9 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("corpus")
     evaluate.set_defaults(run=cmd_eval)
 
-    models = sub.add_parser("models", help="list saved models")
+    models = sub.add_parser("models", help="list saved models; rename, rm (to the trash), export, import one")
     models.add_argument("--json", action="store_true")
     models.set_defaults(run=cmd_models)
+    from tui.cli_models import add_model_commands
+
+    add_model_commands(models)
 
     compare = sub.add_parser("compare", help="train RNN, LSTM and GRU with the same budget and compare them")
     compare.add_argument("corpus")
@@ -122,8 +135,12 @@ def _overrides(args: argparse.Namespace, names: dict[str, str]) -> dict:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from engine import Corpus, DataConfig, ModelConfig, TrainConfig, load_model, save_model, train
+    from engine import Corpus, DataConfig, ModelConfig, TrainConfig, load_model, new_model_name, save_model, train
+    from engine.errors import ConfigError
     from engine.store import check_name
+
+    if args.resume and args.name is None:
+        raise ConfigError("--resume needs --name: the saved model to continue (`nextword-tui models` lists them).")
 
     data_config = DataConfig(lowercase=not args.keep_case, **_overrides(args, {"min_freq": "min_freq", "max_vocab": "max_vocab"}))
     model_config = ModelConfig(cell=args.cell, **_overrides(args, {"emb": "emb", "hidden": "hidden", "layers": "layers", "dropout": "dropout"}))
@@ -142,7 +159,9 @@ def cmd_train(args: argparse.Namespace) -> int:
             corpus = Corpus.from_file(args.corpus, data_config, on_progress=loading, should_stop=cancel)
     finally:
         loading.close()
-    name = args.name or f"{args.cell}-{corpus.fingerprint[:8]}"
+    # Every run gets a folder of its own unless told otherwise: a new run never replaces a model
+    # (and one saved over with --name goes to the trash, not away).
+    name = args.name or new_model_name(args.cell, corpus.fingerprint)
     check_name(name)  # refuse a bad name before training, not after
     resume = load_model(name, with_optimizer=True) if args.resume else None
     if resume is not None:
