@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from tui.files import atomic_write_text, data_dir
+from engine import atomic_write, data_dir
 
 FILE_NAME = "settings.json"
 DAMAGED_NAME = "settings.damaged.json"
@@ -85,7 +85,7 @@ class SettingsStore:
     def save(self, settings: AppSettings) -> None:
         """Write atomically (the old file or the new one, never half). OSError if it cannot."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(self.file, json.dumps(settings.to_json(), indent=1, ensure_ascii=False))
+        atomic_write(self.file, json.dumps(settings.to_json(), indent=1, ensure_ascii=False).encode("utf-8"))
 
     def reset(self) -> AppSettings:
         """Forget every setting: the file goes (a copy stays as settings.reset.json, in case the
