@@ -140,7 +140,7 @@ async def test_failed_save_keeps_buffer_unsaved(corpus_file: Path, monkeypatch: 
     def disk_full(path, text, *args):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("tui.widgets.editor.atomic_write_text", disk_full)
+    monkeypatch.setattr("tui.widgets.editor.save_text", disk_full)
     app = NextwordApp(str(corpus_file))
     async with app.run_test(size=(100, 30)) as pilot:
         await ready(pilot)

@@ -17,7 +17,8 @@ from textual.timer import Timer
 from textual.widgets import Static, TextArea
 from textual.widgets.text_area import Document
 
-from tui.files import UTF8, AutosaveStore, DiskState, FileFormat, atomic_write_text, disk_state
+from tui.files import UTF8, AutosaveStore, DiskState, FileFormat, disk_state
+from tui.saving import save_text
 from tui.safe import has_control, plain, printable
 
 AUTOSAVE_DELAY = 2.0  # seconds after the last edit
@@ -245,7 +246,7 @@ class CorpusEditor(Vertical):
         same_file = self.path is not None and Path(target) == Path(self.path)
         fmt = self.format if same_file else UTF8
         try:
-            atomic_write_text(target, text, fmt)
+            save_text(target, text, fmt)  # like an editor: in place after a backup where a rename is unsafe
         except (OSError, UnicodeEncodeError) as exc:
             if isinstance(exc, OSError):
                 reason = exc.strerror or str(exc)
