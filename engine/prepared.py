@@ -119,7 +119,7 @@ def _tokenize_range(task: _Range) -> dict:
     """Pool worker: provisional ids of the range's tokens to `scratch.ids` (uint32), the token
     count after each non-empty line to `scratch.lines` (int64); returns the surfaces and counts."""
     ids = _SurfaceIds()
-    counts = np.zeros(0, dtype=np.int64)
+    counts = np.zeros(1, dtype=np.int64)
     line_ends: list[int] = []
     n = 0
     with open(task.path, "rb") as f, open(task.scratch + ".ids", "wb") as out:
@@ -224,19 +224,45 @@ def _train_end(ranges: list[_Range], results: list[dict], n_train_lines: int) ->
     return len(results) - 1, results[-1]["tokens"] if results else 0, tokens
 
 
-def _train_counts(ranges: list[_Range], results: list[dict], split: tuple[int, int, int]) -> dict[str, int]:
-    """Count of each surface token in the training part (<eos> excluded)."""
-    index, local, _ = split
-    surface_counts: dict[str, int] = {}
-    for i in range(index + 1):
-        counts = results[i]["counts"]
-        if i == index and local < results[i]["tokens"]:
-            ids = np.fromfile(ranges[i].scratch + ".ids", dtype=np.uint32, count=local)
-            counts = np.bincount(ids, minlength=1)
-        surfaces = results[i]["surfaces"]
-        for j in np.flatnonzero(counts[1:]) + 1:
-            surface_counts[surfaces[j]] = surface_counts.get(surfaces[j], 0) + int(counts[j])
-    return surface_counts
+class _Merged:
+    """The ranges' results merged as they arrive, so that this process holds each distinct surface
+    once (not once per range): global ids, counts over all tokens, each range's map to global ids."""
+
+    def __init__(self) -> None:
+        self.ids = _SurfaceIds()
+        self.counts = np.zeros(1, dtype=np.int64)
+        self.maps: list[np.ndarray] = []
+        self.sizes: list[dict] = []  # tokens and lines of each range
+
+    def add(self, result: dict) -> None:
+        surfaces = result["surfaces"]
+        local = np.fromiter(map(self.ids.__getitem__, surfaces), dtype=np.int64, count=len(surfaces))
+        if len(self.ids.surfaces) > self.counts.size:
+            grown = max(len(self.ids.surfaces), 2 * self.counts.size)
+            self.counts = np.concatenate([self.counts, np.zeros(grown - self.counts.size, np.int64)])
+        self.counts[local] += result["counts"]  # `local` has no repeats
+        self.maps.append(local.astype(np.int32))
+        self.sizes.append({"tokens": result["tokens"], "lines": result["lines"]})
+
+    def train_counts(self, ranges: list[_Range], split: tuple[int, int, int]) -> np.ndarray:
+        """Counts over the training part: all counts less those of the validation tokens."""
+        index, local, _ = split
+        counts = self.counts.copy()
+        for i in range(index, len(ranges)):
+            start = local if i == index else 0
+            ids = np.fromfile(ranges[i].scratch + ".ids", dtype=np.uint32, offset=4 * start)
+            counts -= np.bincount(self.maps[i][ids], minlength=counts.size)
+        return counts
+
+    def surface_counts(self, counts: np.ndarray) -> dict[str, int]:
+        surfaces = self.ids.surfaces
+        return {surfaces[j]: int(counts[j]) for j in np.flatnonzero(counts[1:]) + 1}  # 0 is <eos>
+
+    def tables(self, vocab: Vocab) -> list[np.ndarray]:
+        """Per range: provisional id -> vocabulary id."""
+        table = np.fromiter((vocab.id(s) for s in self.ids.surfaces), dtype=np.int64, count=len(self.ids.surfaces))
+        table[0] = EOS_ID
+        return [table[m] for m in self.maps]
 
 
 def _build_vocab(surface_counts: dict[str, int], train_tokens: int, config: DataConfig) -> Vocab:
@@ -342,29 +368,29 @@ def _prepare_into(folder: Path, path: str, info: os.stat_result, bom: int, confi
     with multiprocessing.get_context("spawn").Pool(workers) as pool:
         pending = pool.imap(_tokenize_range, ranges)
         fingerprint = _hash_file(path, bom)  # meanwhile, in this process
-        results = []
+        merged = _Merged()
         for r, result in zip(ranges, pending):
-            results.append(result)
+            merged.add(result)
+            del result
             report(0.9 * (r.end / max(info.st_size, 1)), f"Tokenizing: {r.end / 1024**2:,.0f} of {info.st_size / 1024**2:,.0f} MB")
-        plan = _plan(ranges, results, config)
+        plan = _plan(ranges, merged, config)
         report(0.9, "Building the vocabulary")
-        vocab = _build_vocab(_train_counts(ranges, results, plan["split"]), plan["train_tokens"], config)
+        vocab = _build_vocab(merged.surface_counts(plan["train_counts"]), plan["train_tokens"], config)
         dtype = "uint16" if len(vocab) <= 2**16 else "uint32"
-        tokens = sum(result["tokens"] for result in results)
+        tokens = sum(size["tokens"] for size in merged.sizes)
         with open(folder / TOKENS, "wb") as f:
             f.truncate(tokens * np.dtype(dtype).itemsize)
-        offsets = np.cumsum([0] + [result["tokens"] for result in results])
-        tables = [_table(vocab, result["surfaces"]) for result in results]
-        jobs = [(r, t, str(folder / TOKENS), int(o), dtype) for r, t, o in zip(ranges, tables, offsets)]
+        offsets = np.cumsum([0] + [size["tokens"] for size in merged.sizes])
+        jobs = [(r, t, str(folder / TOKENS), int(o), dtype) for r, t, o in zip(ranges, merged.tables(vocab), offsets)]
         written = sum(pool.imap(_write_range, jobs))
     for r in ranges:
         os.remove(r.scratch + ".lines")
     now = os.stat(path)
     if written != tokens or (now.st_size, now.st_mtime_ns) != (info.st_size, info.st_mtime_ns):
         raise CorpusError(f"{path} changed while it was being prepared: try again once it is saved.")
-    index, local, _ = plan["split"]
-    valid_text = _valid_head(path, ranges, 0 if plan["valid_is_train"] else index, 0 if plan["valid_is_train"] else plan["skip"])
-    words = tokens - sum(int(result["counts"][0]) for result in results)  # <eos> is provisional id 0
+    index = 0 if plan["valid_is_train"] else plan["split"][0]
+    valid_text = _valid_head(path, ranges, index, 0 if plan["valid_is_train"] else plan["skip"])
+    words = tokens - int(merged.counts[0])  # <eos> is id 0
     _write_small_files(folder, vocab, valid_text, {
         "dtype": dtype,
         "tokens": tokens,
@@ -378,35 +404,23 @@ def _prepare_into(folder: Path, path: str, info: os.stat_result, bom: int, confi
     })
 
 
-def _plan(ranges: list[_Range], results: list[dict], config: DataConfig) -> dict:
+def _plan(ranges: list[_Range], merged: _Merged, config: DataConfig) -> dict:
     """The split as Corpus.from_text makes it: the last valid_fraction of non-empty lines."""
-    lines = sum(result["lines"] for result in results)
+    lines = sum(size["lines"] for size in merged.sizes)
     if lines == 0:
         raise CorpusError("The corpus is empty: add some text (a few sentences at least).")
     n_valid = round(lines * config.valid_fraction)
     valid_is_train = lines < MIN_LINES_TO_SPLIT or n_valid == 0
     n_train = lines if valid_is_train else lines - n_valid
-    split = _train_end(ranges, results, n_train)
-    before = sum(result["lines"] for result in results[: split[0]])
+    split = _train_end(ranges, merged.sizes, n_train)
+    before = sum(size["lines"] for size in merged.sizes[: split[0]])
     train_tokens = split[2]
-    train_eos = _count_eos(ranges, results, split)
-    if train_tokens - train_eos == 0:
+    counts = merged.train_counts(ranges, split)
+    train_words = train_tokens - int(counts[0])
+    if train_words == 0:
         raise CorpusError("The corpus has no words, only spaces: add some text.")
     return {"lines": lines, "valid_is_train": valid_is_train, "split": split, "skip": n_train - before,
-            "train_tokens": train_tokens, "train_words": train_tokens - train_eos}
-
-
-def _count_eos(ranges: list[_Range], results: list[dict], split: tuple[int, int, int]) -> int:
-    index, local, _ = split
-    eos = sum(int(result["counts"][0]) for result in results[:index])
-    ids = np.fromfile(ranges[index].scratch + ".ids", dtype=np.uint32, count=local)
-    return eos + int(np.count_nonzero(ids == 0))
-
-
-def _table(vocab: Vocab, surfaces: list[str]) -> np.ndarray:
-    table = np.fromiter((vocab.id(s) for s in surfaces), dtype=np.int64, count=len(surfaces))
-    table[0] = EOS_ID
-    return table
+            "train_tokens": train_tokens, "train_words": train_words, "train_counts": counts}
 
 
 def _dumps(data: object) -> bytes:
