@@ -61,7 +61,8 @@ def final_pass(model: torch.nn.Module, ids: torch.Tensor, lr: float, bptt: int =
     data = ids[: ids.numel() // batch * batch].view(batch, -1).t().contiguous()
     hidden = model.init_hidden(data.size(1))
     for i in range(0, data.size(0) - 1, bptt):
-        x, y = data[i : i + bptt], data[i + 1 : i + 1 + bptt]
+        seq = min(bptt, data.size(0) - 1 - i)
+        x, y = data[i : i + seq], data[i + 1 : i + 1 + seq]
         hidden = tuple(h.detach() for h in hidden) if isinstance(hidden, tuple) else hidden.detach()
         logits, hidden = model(x, hidden)
         loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1))
@@ -87,6 +88,7 @@ def main() -> int:
     parser.add_argument("--every", type=int, default=LearnConfig.dynamic_every)
     parser.add_argument("--decay", type=float, default=LearnConfig.cache_decay)
     parser.add_argument("--only", default="", help="comma-separated mechanisms to run (default all)")
+    parser.add_argument("--retrained", help="the same model retrained on all of the corpus for the chosen epochs")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if args.split:
@@ -110,12 +112,13 @@ def main() -> int:
     rows_d = held_out_parts(model, vocab, lex_train, corpus.valid_text, ngram=kn_train, config=dyn_cfg)
     fits = {
         "cache": fit_weights(rows_s, ("net", "cache", "unigram")),
+        "cache+phrases": fit_weights(rows_s, ("net", "cache", "unigram", "phrase")),
         "mixture": fit_weights(rows_s, ("net", "ngram")),
-        "dyn+cache": fit_weights(rows_d, ("net", "cache", "unigram")),
-        "combined": fit_weights(rows_d, ("net", "ngram", "cache", "unigram")),
+        "dyn+cache": fit_weights(rows_d, ("net", "cache", "unigram", "phrase")),
+        "combined": fit_weights(rows_d, ("net", "ngram", "cache", "unigram", "phrase")),
     }
     fit_s = time.perf_counter() - t
-    held = {"net alone": log_likelihood(rows_s, Weights()), "3-gram alone": log_likelihood(rows_s, Weights(0, 1, 0, 0))}
+    held = {"net alone": log_likelihood(rows_s, Weights()), "3-gram alone": log_likelihood(rows_s, Weights(0, 1, 0, 0, 0))}
     held.update({name: log_likelihood(rows_d if name.startswith(("dyn", "comb")) else rows_s, w) for name, w in fits.items()})
 
     only = set(filter(None, args.only.split(",")))
@@ -138,13 +141,20 @@ def main() -> int:
     ev = lambda m, w, cfg, kn=None: evaluate_adaptive(m, vocab, lex_all, typed, ngram=kn, weights=w, config=cfg)  # noqa: E731
     run("open vocabulary", lambda: ev(model, Weights(), static_cfg))
     run("+ cache", lambda: ev(model, fits["cache"], static_cfg))
+    run("+ cache + typed phrases", lambda: ev(model, fits["cache+phrases"], static_cfg))
     run("+ dynamic", lambda: ev(model, Weights(), dyn_cfg))
     run("+ mixture (KN on all text)", lambda: ev(model, fits["mixture"], static_cfg, kn_all))
     run("dynamic + cache", lambda: ev(model, fits["dyn+cache"], dyn_cfg))
     run("combined", lambda: ev(model, fits["combined"], dyn_cfg, kn_all))
-    lr_end = trained.history[-1]["lr"] if trained.history else trained.train_config.lr
+    lr_end = trained.train_config.lr / 4  # a quarter of the starting rate: one gentle pass
     passed = final_pass(model, corpus.valid_ids, lr_end) if not only or "combined + final pass" in only else model
     run("combined + final pass", lambda: ev(passed, fits["combined"], dyn_cfg, kn_all))
+    if args.retrained:
+        again = load_model(args.retrained)
+        all_corpus = Corpus.from_text(text, again.data_config)
+        kn_again = NGramLM.fit(torch.cat([all_corpus.train_ids, all_corpus.valid_ids]), again.vocab, 3)
+        run("combined, retrained on all text", lambda: evaluate_adaptive(
+            again.build_model(), again.vocab, lex_all, typed, ngram=kn_again, weights=fits["combined"], config=dyn_cfg))
     summary = {"weights": {k: w.to_json() for k, w in fits.items()}, "held_out_loglik": held,
                "fit_seconds": fit_s, "config": dyn_cfg.to_json(), "rows": results}
     print(json.dumps(summary, indent=None if args.json else 1))

@@ -74,6 +74,15 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "engine.probe": ("ProbeResult", "ProbeRunDone", "ProbeTask", "run_probe"),
     "engine.library": ("ModelDetails", "delete_model", "export_model", "free_name", "import_model",
                        "model_details", "new_model_name", "rename_model"),
+    # learning from the text and from typing (issue 10)
+    "engine.lexicon": ("Lexicon",),
+    "engine.mixture": ("MixtureLM", "Weights"),
+    "engine.adapt": ("LearnConfig", "Learner", "OnlineUpdater"),
+    "engine.adaptive_eval": ("evaluate_adaptive",),
+    "engine.adaptive_predict": ("AdaptivePredictor",),
+    "engine.learned": ("LearnedStateError", "learned_dir", "load_learned", "save_learned"),
+    "engine.learning_setup": ("LearningSetup", "adaptive_evaluate", "learn_after_training", "load_setup",
+                              "save_setup"),
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_WHERE)
@@ -131,6 +140,13 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; tests/test_import_hygiene.
     from engine.paths import atomic_write, data_dir, fsync_dir, models_home
     from engine.predict import Predictor, Suggestion, apply_suggestion
     from engine.probe import ProbeResult, ProbeRunDone, ProbeTask, run_probe
+    from engine.lexicon import Lexicon
+    from engine.mixture import MixtureLM, Weights
+    from engine.adapt import LearnConfig, Learner, OnlineUpdater
+    from engine.adaptive_eval import evaluate_adaptive
+    from engine.adaptive_predict import AdaptivePredictor
+    from engine.learned import LearnedStateError, learned_dir, load_learned, save_learned
+    from engine.learning_setup import LearningSetup, adaptive_evaluate, learn_after_training, load_setup, save_setup
     from engine.store import (
         ModelInfo,
         check_name,

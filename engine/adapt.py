@@ -29,7 +29,7 @@ from engine.mixture import Weights
 from engine.model import WordRNN
 from engine.openvocab import OpenVocab
 from engine.tokenizer import EOS
-from engine.vocab import Vocab
+from engine.vocab import EOS_ID, Vocab
 
 HISTORY_LIMIT = 200_000  # typed tokens kept (about 100 hours of typing); older ones drop off
 
@@ -73,6 +73,34 @@ class Cache:
         return out if out.size == size else np.concatenate([out, np.zeros(size - out.size)])
 
 
+class PhraseCache:
+    """What followed each word in the typed text: P(w | previous word), Witten-Bell smoothed
+    towards the word cache, so a phrase the user repeats ("I need to ...") is offered again."""
+
+    def __init__(self) -> None:
+        self.follow: dict[int, dict[int, float]] = {}
+
+    def add(self, previous: int, word: int) -> None:
+        row = self.follow.setdefault(previous, {})
+        row[word] = row.get(word, 0.0) + 1.0
+
+    def drop(self, word: int) -> None:
+        self.follow.pop(word, None)
+        for row in self.follow.values():
+            row.pop(word, None)
+
+    def probs(self, previous: int, backoff: np.ndarray) -> np.ndarray:
+        row = self.follow.get(previous)
+        if not row:
+            return backoff
+        total, kinds = sum(row.values()), len(row)
+        out = backoff * (kinds / (total + kinds))
+        ids = np.fromiter(row.keys(), dtype=np.int64, count=kinds)
+        ids_ok = ids < out.size
+        out[ids[ids_ok]] += np.fromiter(row.values(), dtype=np.float64, count=kinds)[ids_ok] / (total + kinds)
+        return out
+
+
 class Learner:
     """What typing teaches, and the blend that serves suggestions from it."""
 
@@ -83,23 +111,32 @@ class Learner:
         self.lexicon = lexicon
         self.open = OpenVocab(vocab, lexicon)
         self.cache = Cache(len(self.open), self.config.cache_decay)
+        self.phrases = PhraseCache()
+        self.previous = EOS_ID  # the open id of the last typed token (<eos> at a line start)
         self.history: list[str] = []  # typed tokens, <eos> at line ends
         self.paused = False
         self.version = 0  # changes whenever what is learned changes (callers recompute then)
 
-    def distribution(self, p_net: np.ndarray, p_ngram: np.ndarray | None = None) -> np.ndarray:
-        """float64 [open size]: the blended next-word probabilities (<unk> is 0, never offered)."""
+    def distribution(self, p_net: np.ndarray, p_ngram: np.ndarray | None = None,
+                     previous: int | None = None) -> np.ndarray:
+        """float64 [open size]: the blended next-word probabilities (<unk> is 0, never offered).
+        `previous`: the open id of the token before (default: the last one typed)."""
         w = self.weights
+        previous = self.previous if previous is None else previous
         share = self.open.oov_share()
         net_part = w.net if p_ngram is not None else w.net + w.ngram
         out = net_part * self.open.spread(p_net, share)
         if p_ngram is not None and w.ngram > 0:
             out += w.ngram * self.open.spread(p_ngram, share)
         size = len(self.open)
-        cache = self.cache.probs(size) if w.cache > 0 else None
-        out += w.cache * (cache if cache is not None else self.open.unigram())
+        cache = self.cache.probs(size)
+        unigram = self.open.unigram()
+        cache = cache if cache is not None else unigram  # nothing typed yet: the lexicon's counts
+        out += w.cache * cache
         if w.unigram > 0:
-            out += w.unigram * self.open.unigram()
+            out += w.unigram * unigram
+        if w.phrase > 0:
+            out += w.phrase * self.phrases.probs(previous, cache)
         return out
 
     def parts(self, p_net: np.ndarray, p_ngram: np.ndarray | None, open_id: int) -> np.ndarray:
@@ -107,12 +144,15 @@ class Learner:
         share = self.open.oov_share()
         def spread_one(p: np.ndarray) -> float:
             return float(p[open_id]) if open_id < self.open.size_in else float(p[0] * share[open_id - self.open.size_in])
+        unigram = self.open.unigram()
         cache = self.cache.probs(len(self.open))
+        cache = cache if cache is not None else unigram
         return np.array([
             spread_one(p_net),
             spread_one(p_ngram) if p_ngram is not None else 0.0,
-            float(cache[open_id]) if cache is not None else 0.0,
-            float(self.open.unigram()[open_id]),
+            float(cache[open_id]),
+            float(unigram[open_id]),
+            float(self.phrases.probs(self.previous, cache)[open_id]),
         ])
 
     def observe(self, token: str) -> int | None:
@@ -122,13 +162,16 @@ class Learner:
         if len(self.history) >= HISTORY_LIMIT:
             del self.history[: HISTORY_LIMIT // 10]
         self.history.append(token)
+        self.version += 1
         if token == EOS:
+            self.previous = EOS_ID
             return None
         self.lexicon.add_typed(token)
         open_id = self.open.add(token)
         self.open.count_typed(open_id)
         self.cache.add(open_id)
-        self.version += 1
+        self.phrases.add(self.previous, open_id)
+        self.previous = open_id
         return open_id
 
     def restore(self, history: list[str], typed: dict[str, int], display: dict[str, str],
@@ -141,11 +184,17 @@ class Learner:
             self.lexicon.typed_counts[self.lexicon.key(form)] = count
             self.open.count_typed(self.open.add(form), count)
         self.history = list(history[-HISTORY_LIMIT:])
-        for token in self.history[-cache_replay:]:
-            if token != EOS:
-                open_id = self.open.id(token)
-                if open_id is not None:
-                    self.cache.add(open_id)
+        previous = EOS_ID
+        for n, token in enumerate(self.history):
+            open_id = self.open.id(token) if token != EOS else None
+            if open_id is None:
+                previous = EOS_ID
+                continue
+            self.phrases.add(previous, open_id)
+            if n >= len(self.history) - cache_replay:
+                self.cache.add(open_id)
+            previous = open_id
+        self.previous = previous
         self.version += 1
 
     def view(self) -> dict:
@@ -162,6 +211,7 @@ class Learner:
             return False
         self.open.count_typed(open_id, -typed)
         self.cache.drop(open_id)
+        self.phrases.drop(open_id)
         self.lexicon.forget(word)
         self.history = [t for t in self.history if self.lexicon.key(t) != k]
         self.version += 1
@@ -173,6 +223,8 @@ class Learner:
             self.forget(word)
         self.history.clear()
         self.cache = Cache(len(self.open), self.config.cache_decay)
+        self.phrases = PhraseCache()
+        self.previous = EOS_ID
         self.version += 1
 
 

@@ -24,8 +24,9 @@ from engine.adapt import DynamicEval, LearnConfig, Learner
 from engine.errors import CorpusError
 from engine.evaluation import KSR_K, TOP_K, EvalResult, _Token, _typed_tokens
 from engine.lexicon import Lexicon
-from engine.mixture import Weights, fit_weights
+from engine.mixture import PARTS, Weights, fit_weights
 from engine.model import WordRNN
+from engine.openvocab import shown, starts_sentence
 from engine.tokenizer import EOS, is_partial_word
 from engine.vocab import EOS_ID, UNK_ID, Vocab
 
@@ -75,6 +76,7 @@ def evaluate_adaptive(model: WordRNN, vocab: Vocab, lexicon: Lexicon, text: str,
     state = ngram.start() if ngram is not None else None
     score = _Score()
     every = max(1, config.dynamic_every)
+    previous: str | None = None  # the token before, for capitalising at a sentence start
     for a in range(0, len(tokens), every):
         b = min(len(tokens), a + every)
         probs = net.forward(inputs[a:b])
@@ -84,10 +86,12 @@ def evaluate_adaptive(model: WordRNN, vocab: Vocab, lexicon: Lexicon, text: str,
             if parts is not None and token.id != EOS_ID:
                 parts.append(learner.parts(probs[row], p_ngram, learner.open.id(token.text)))
             dist = learner.distribution(probs[row], p_ngram)
-            _score_token(learner, dist, token, score, ksr)
+            capital = learner.lexicon.sentence_case and starts_sentence(previous)
+            _score_token(learner, dist, token, score, ksr, capital)
             if trace is not None and token.id != EOS_ID:
                 trace.append(_offered(learner, dist))
-            learner.observe(EOS if token.id == EOS_ID else token.text)
+            previous = EOS if token.id == EOS_ID else token.text
+            learner.observe(previous)
             if ngram is not None:
                 state = ngram.advance(state, token.id)
         net.learn(ids[a:b])
@@ -106,7 +110,8 @@ def evaluate_adaptive(model: WordRNN, vocab: Vocab, lexicon: Lexicon, text: str,
     )
 
 
-def _score_token(learner: Learner, dist: np.ndarray, token: _Token, score: _Score, ksr: bool) -> None:
+def _score_token(learner: Learner, dist: np.ndarray, token: _Token, score: _Score, ksr: bool,
+                 capital: bool) -> None:
     size_in = learner.open.size_in
     if token.id == EOS_ID:
         p = dist[EOS_ID]
@@ -130,7 +135,7 @@ def _score_token(learner: Learner, dist: np.ndarray, token: _Token, score: _Scor
     for k in TOP_K:
         score.hits[k] += open_id in top[:k]
     if ksr:
-        typed = _typed_before_offer(learner, offered, token, open_id, p_word, top[:KSR_K])
+        typed = _typed_before_offer(learner, offered, token, open_id, p_word, top[:KSR_K], capital)
         if typed is not None:
             score.saved += len(token.text) - typed - 1 + (1 if token.space_after else 0)
 
@@ -143,15 +148,17 @@ def _offered(learner: Learner, dist: np.ndarray) -> list[tuple[str, float]]:
 
 
 def _typed_before_offer(learner: Learner, offered: np.ndarray, token: _Token, open_id: int,
-                        p_word: float, top: list[int]) -> int | None:
-    """Characters typed before the word is among the KSR_K on offer (as engine.evaluate does)."""
-    surface, shown = token.text, learner.open.display[open_id]
-    if token.at_word_start and shown == surface and open_id in top:
+                        p_word: float, top: list[int], capital: bool) -> int | None:
+    """Characters typed before the word is among the KSR_K on offer (as engine.evaluate does; next
+    words are offered capitalised at a sentence start, as AdaptivePredictor shows them)."""
+    surface = token.text
+    if token.at_word_start and shown(learner.open.display[open_id], capital) == surface and open_id in top:
         return 0
+    shown_word = learner.open.display[open_id]
     sorted_probs = None
     for typed in range(1, len(surface)):
         prefix = surface[:typed]
-        if not is_partial_word(prefix) or prefix + shown[typed:] != surface:
+        if not is_partial_word(prefix) or prefix + shown_word[typed:] != surface:
             continue
         if sorted_probs is None:
             sorted_probs = offered[learner.open.sorted_ids]
@@ -168,17 +175,17 @@ class _HasVocab:
 
 def held_out_parts(model: WordRNN, vocab: Vocab, lexicon: Lexicon, held_out: str, *,
                    ngram: object | None = None, config: LearnConfig | None = None) -> np.ndarray:
-    """[words, 4]: each part's probability of every word of `held_out`, typed in order with the same
+    """[words, len(PARTS)]: each part's probability of every word of `held_out`, typed in order with the same
     learning. `lexicon` and `ngram` must know only the text the network trained on."""
     rows: list = []
     evaluate_adaptive(model, vocab, lexicon, held_out, ngram=ngram, weights=Weights(), config=config,
                       ksr=False, parts=rows)
-    return np.asarray(rows).reshape(-1, 4)
+    return np.asarray(rows).reshape(-1, len(PARTS))
 
 
 def fit_learning(model: WordRNN, vocab: Vocab, lexicon: Lexicon, held_out: str, *,
                  ngram: object | None = None, config: LearnConfig | None = None,
-                 allowed: Iterable[str] = ("net", "ngram", "cache", "unigram")) -> Weights:
+                 allowed: Iterable[str] = PARTS) -> Weights:
     """The blend's weights that best predict `held_out` (see held_out_parts)."""
     rows = held_out_parts(model, vocab, lexicon, held_out, ngram=ngram, config=config)
     allowed = tuple(a for a in allowed if a != "ngram" or ngram is not None)

@@ -15,7 +15,10 @@ import numpy as np
 from engine.adapt import LearnConfig, Learner, OnlineUpdater
 from engine.lm import LanguageModel, NeuralLM
 from engine.predict import Predictor, Suggestion, top_k
+from engine.lexicon import MAX_WORD_CHARS
+from engine.openvocab import shown, starts_sentence
 from engine.tokenizer import context_tokens, insertion, split_partial
+from engine.vocab import EOS_ID
 
 
 class _Pair:
@@ -70,7 +73,7 @@ class AdaptivePredictor:
         key = (id(state), self.learner.version, id(self.network()))
         if key != self._key:
             p_kn = self._pair.ngram.next_probs(state[1]) if self._pair.ngram is not None else None
-            dist = self.learner.distribution(self.network().next_probs(state[0]), p_kn)
+            dist = self.learner.distribution(self.network().next_probs(state[0]), p_kn, self._previous(context))
             dist[:2] = 0.0  # <unk> and <eos> are never offered
             self._key, self._dist, self._sorted = key, dist, dist[self.learner.open.sorted_ids]
         open_vocab = self.learner.open
@@ -81,8 +84,27 @@ class AdaptivePredictor:
             words = [partial + open_vocab.display[i][len(partial):] for i in ids]
             return [self._suggestion(text, w, p, w[len(partial):], True) for w, p in zip(words, ps) if p > 0]
         ids, ps = top_k(self._dist, k)
-        return [self._suggestion(text, open_vocab.display[i], p, open_vocab.display[i], False)
-                for i, p in zip(ids, ps) if p > 0]
+        capital = self._sentence_start(context)
+        forms = [shown(open_vocab.display[i], capital) for i in ids]
+        return [self._suggestion(text, w, p, w, False) for w, p in zip(forms, ps) if p > 0]
+
+    def _sentence_start(self, context: str) -> bool:
+        if not self.learner.lexicon.sentence_case:
+            return False
+        tail = context.rstrip(" \t")
+        if not tail or tail[-1] in "\r\n":
+            return True
+        tokens = context_tokens(tail[-2 * MAX_WORD_CHARS :])
+        return starts_sentence(tokens[-1] if tokens else None)
+
+    def _previous(self, context: str) -> int:
+        """The open id of the context's last token (<eos> at a line start or for an unknown word)."""
+        tail = context[-2 * MAX_WORD_CHARS :]
+        if not tail.strip(" \t") or tail.rstrip(" \t")[-1:] in "\r\n":
+            return EOS_ID
+        tokens = context_tokens(tail)
+        found = self.learner.open.id(tokens[-1]) if tokens else None
+        return EOS_ID if found is None else found
 
     def learn(self, text: str) -> int:
         """Learn the tokens finished in `text` that were not learned yet (a word still being typed

@@ -102,6 +102,13 @@ def _damaged(path: Path, why: str) -> LearnedStateError:
 
 
 def _read_state(path: Path) -> dict:
+    data = _read_state_json(path)
+    _check_state(path, data)
+    return data
+
+
+def _read_state_json(path: Path) -> object:
+    """Strict JSON (no NaN, no duplicate keys) or a LearnedStateError saying the file is damaged."""
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -122,7 +129,6 @@ def _read_state(path: Path) -> dict:
         data = json.loads(raw.decode("utf-8"), object_pairs_hook=no_duplicates, parse_constant=no_constants)
     except (UnicodeDecodeError, ValueError) as exc:
         raise _damaged(path, f"not strict JSON: {exc}") from None
-    _check_state(path, data)
     return data
 
 

@@ -14,7 +14,8 @@ from typing import Iterable
 
 from engine.tokenizer import EOS, key
 
-MAX_WORD_CHARS = 64  # a "word" longer than this is a paste accident, not something to offer
+MAX_WORD_CHARS = 64
+SENTENCE_END = frozenset({".", "!", "?"})  # a "word" longer than this is a paste accident, not something to offer
 
 
 class Lexicon:
@@ -26,6 +27,9 @@ class Lexicon:
         self.typed_counts: dict[str, int] = {}
         self._display: dict[str, str] = {}
         self._sorted: list[str] = []  # every key, sorted, so a prefix is one contiguous range
+        # Whether the corpus starts its sentences with a capital letter (then words are offered
+        # capitalised there, as keyboards do); learned from the text, not assumed.
+        self.sentence_case = False
 
     @classmethod
     def from_tokens(cls, tokens: Iterable[str], lowercase: bool = True) -> "Lexicon":
@@ -33,8 +37,17 @@ class Lexicon:
         lexicon = cls(lowercase)
         keys: Counter[str] = Counter()
         surfaces: Counter[tuple[str, str]] = Counter()
+        starts, upper = 0, 0
+        at_start = True
         for token in tokens:
-            if token == EOS or len(token) > MAX_WORD_CHARS:
+            if token == EOS or token in SENTENCE_END:
+                at_start = True
+                continue
+            if at_start and token[:1].isalpha():
+                starts += 1
+                upper += token[:1].isupper()
+            at_start = False
+            if len(token) > MAX_WORD_CHARS:
                 continue
             k = key(token, lowercase)
             keys[k] += 1
@@ -46,7 +59,25 @@ class Lexicon:
         lexicon.corpus_counts = dict(keys)
         lexicon._display = {k: s for k, (_, s) in best.items()}
         lexicon._sorted = sorted(keys)
+        lexicon.sentence_case = starts > 0 and upper > starts / 2
         return lexicon
+
+    @classmethod
+    def from_counts(cls, keys: list[str], counts: list[int], display: list[str], lowercase: bool = True) -> "Lexicon":
+        """Rebuild a corpus lexicon saved as parallel lists (engine/learning_setup.py)."""
+        lexicon = cls(lowercase)
+        lexicon.corpus_counts = dict(zip(keys, counts))
+        lexicon._display = dict(zip(keys, display))
+        lexicon._sorted = sorted(lexicon.corpus_counts)
+        return lexicon
+
+    def without(self, tokens: Iterable[str]) -> "Lexicon":
+        """A copy that has not seen `tokens` (the corpus minus its held-out part, for fitting)."""
+        less = Counter(key(t, self.lowercase) for t in tokens if t != EOS and len(t) <= MAX_WORD_CHARS)
+        counts = {k: c - less.get(k, 0) for k, c in self.corpus_counts.items() if c > less.get(k, 0)}
+        copy = Lexicon.from_counts(list(counts), list(counts.values()), [self._display[k] for k in counts], self.lowercase)
+        copy.sentence_case = self.sentence_case
+        return copy
 
     def __len__(self) -> int:
         return len(self._sorted)

@@ -1,8 +1,9 @@
 """The network + n-gram mixture, and its weights fitted on held-out text.
 
-Suggestions blend four distributions over the open word space (engine/openvocab.py): the network,
+Suggestions blend five distributions over the open word space (engine/openvocab.py): the network,
 the Kneser-Ney n-gram (both with their <unk> mass shared among the lexicon's other words), a cache
-of recently typed words, and the lexicon's unigram. The weights maximise the likelihood of held-out
+of recently typed words, the lexicon's unigram, and the typed bigrams (what followed the previous
+word in the user's own text). The weights maximise the likelihood of held-out
 text (EM: the log-likelihood is concave in the weights, so it ends at the best blend, which is never
 worse on that text than any one part alone).
 """
@@ -18,7 +19,7 @@ import torch
 
 from engine.lm import LanguageModel
 
-PARTS = ("net", "ngram", "cache", "unigram")
+PARTS = ("net", "ngram", "cache", "unigram", "phrase")
 EM_ROUNDS = 200
 FLOOR = 1e-12
 
@@ -31,9 +32,10 @@ class Weights:
     ngram: float = 0.0
     cache: float = 0.0
     unigram: float = 0.0
+    phrase: float = 0.0  # the typed bigrams (engine/adapt.py PhraseCache)
 
     def values(self) -> np.ndarray:
-        return np.array([self.net, self.ngram, self.cache, self.unigram])
+        return np.array([self.net, self.ngram, self.cache, self.unigram, self.phrase])
 
     def label(self, cell: str, order: int | None) -> str:
         """What the user sees, for example "LSTM + 3-gram (0.22) + cache (0.08)"."""
@@ -44,6 +46,8 @@ class Weights:
             parts.append(f"cache ({self.cache:.2f})")
         if self.unigram > 0:
             parts.append(f"unigram ({self.unigram:.2f})")
+        if self.phrase > 0:
+            parts.append(f"typed phrases ({self.phrase:.2f})")
         return " + ".join(p for p in parts if p)
 
     def to_json(self) -> dict:
@@ -57,7 +61,7 @@ class Weights:
 
 
 def fit_weights(rows: np.ndarray, allowed: tuple[str, ...] = PARTS) -> Weights:
-    """EM for the weights of a mixture: `rows` is [tokens, 4], each part's probability of the token
+    """EM for the weights of a mixture: `rows` is [tokens, len(PARTS)], each part's probability of the token
     that came next (in PARTS order). Parts not in `allowed` get weight 0."""
     rows = np.asarray(rows, dtype=np.float64)
     mask = np.array([p in allowed for p in PARTS], dtype=np.float64)

@@ -13,7 +13,23 @@ import bisect
 import numpy as np
 
 from engine.lexicon import Lexicon
+from engine.tokenizer import EOS
 from engine.vocab import SPECIALS, Vocab
+
+
+SENTENCE_ENDS = frozenset({EOS, ".", "!", "?"})
+
+
+def starts_sentence(previous: str | None) -> bool:
+    """Whether the next word starts a sentence: at the start of the text or a line, or after . ! ?"""
+    return previous is None or previous in SENTENCE_ENDS
+
+
+def shown(display: str, sentence_start: bool) -> str:
+    """A word as offered: capitalised at a sentence start, as keyboards do ("the" -> "The")."""
+    if sentence_start and display[:1].islower():
+        return display[:1].upper() + display[1:]
+    return display
 
 
 class OpenVocab:

@@ -80,6 +80,13 @@ def test_the_cache_raises_words_typed_recently(setup):
     assert after["garden"] > before.get("garden", 0.0)
 
 
+def test_a_typed_phrase_is_offered_again(setup):
+    p = predictor(setup, Weights(net=0.5, phrase=0.5))
+    p.learn("I need to renew my passport .\nI need to call the bank .\n")
+    assert set(words(p.suggest("I need to ", k=2))) == {"renew", "call"}
+    assert words(p.suggest("my ", k=1)) == ["passport"]
+
+
 def test_pause_forget_and_clear(setup):
     p = predictor(setup, Weights(net=0.9, cache=0.1))
     p.learner.paused = True
@@ -185,15 +192,15 @@ def test_fitted_weights_beat_every_part_on_the_held_out_text(runs, tiny_corpus):
                           tiny_corpus.valid_text, ngram=kn, config=STATIC)
     fitted = fit_weights(rows)
     assert sum(fitted.values()) == pytest.approx(1.0)
-    for alone in np.eye(4):
+    for alone in np.eye(5):
         assert log_likelihood(rows, fitted) >= log_likelihood(rows, Weights(*alone)) - 1e-9
 
 
 def test_em_recovers_known_weights():
     rng = np.random.default_rng(0)
-    parts = rng.random((20_000, 4))
-    truth = np.array([0.5, 0.3, 0.2, 0.0])
-    choice = rng.choice(4, size=20_000, p=truth)
+    parts = rng.random((20_000, 5))
+    truth = np.array([0.5, 0.3, 0.2, 0.0, 0.0])
+    choice = rng.choice(5, size=20_000, p=truth)
     rows = parts * 0.01
     rows[np.arange(20_000), choice] = 1.0  # the part that "made" each token gives it high probability
     fitted = fit_weights(rows).values()
