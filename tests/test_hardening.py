@@ -17,6 +17,7 @@ from tui.files import (
     atomic_write_text,
     detect_format,
     disk_state,
+    read_autosave,
     read_autosaves,
     read_format,
 )
@@ -146,7 +147,7 @@ def test_orphans_are_offered_newest_first_and_to_one_instance_at_a_time(tmp_path
     asking.keep(newer)  # "later"
     assert [a.text for a in starting.orphans()] == ["newer"]
     asking.adopt(older, "older, recovered", None)
-    assert asking.read().text == "older, recovered"
+    assert read_autosave(asking.file).text == "older, recovered"
     assert sorted(a.text for a in read_autosaves(folder)) == ["newer", "older, recovered"]
     starting.discard(starting.orphans()[0])
     assert [a.text for a in read_autosaves(folder)] == ["older, recovered"]
@@ -181,7 +182,7 @@ def test_an_unwritable_autosave_folder_raises_oserror_only(tmp_path):
     store = AutosaveStore(blocked / "autosave")
     with pytest.raises(OSError):
         store.write("text", None)
-    assert store.orphans() == [] and store.read() is None
+    assert store.orphans() == [] and read_autosave(store.file) is None
     store.clear()
     store.close()
 

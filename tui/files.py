@@ -1,6 +1,6 @@
 """Files the app writes: atomic saves, the autosave of the editor buffer, and the last-opened path.
 
-Nothing here imports the engine (which imports torch), so the first frame stays fast.
+Only the engine's torch-free paths (data_dir, fsync_dir) are used here, so the first frame stays fast.
 """
 
 from __future__ import annotations
@@ -15,14 +15,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import platformdirs
+from engine import data_dir, fsync_dir
 
 try:
     import fcntl
 except ImportError:  # Windows
     fcntl = None
 
-APP_NAME = "nextword-tui"  # the same folder as engine.store.data_home()
 SAMPLE_CORPUS = Path(__file__).parent / "data" / "sample_corpus.txt"
 # Shown when the packaged sample is missing, so the editor never starts empty-handed.
 FALLBACK_SAMPLE = (
@@ -30,18 +29,6 @@ FALLBACK_SAMPLE = (
     "I am fine, thank you. How are you?\n"
     "I am doing well, thanks for asking.\n"
 )
-
-
-def data_dir() -> Path:
-    """Where the app keeps its own state, beside the engine's models/ folder.
-
-    Mirrors engine.store.data_home() (NEXTWORD_HOME, else the platform's user data folder)
-    without importing the engine, which would load torch before the first frame.
-    """
-    home = os.environ.get("NEXTWORD_HOME")
-    if home:
-        return Path(home).expanduser()
-    return platformdirs.user_data_path(APP_NAME)
 
 
 def sample_text() -> str:
@@ -137,21 +124,7 @@ def atomic_write_text(path: str | os.PathLike, text: str, fmt: FileFormat = UTF8
         except OSError:
             pass
         raise
-    _fsync_dir(target.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make the rename itself durable where the platform allows it."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    fsync_dir(target.parent)
 
 
 @dataclass(frozen=True)
@@ -198,10 +171,6 @@ class AutosaveStore:
             data = json.dumps(payload)
         atomic_write_text(self.file, data)
 
-    def read(self) -> Autosave | None:
-        """This instance's autosave, or None."""
-        return read_autosave(self.file)
-
     def clear(self) -> None:
         """Delete this instance's autosave (OSError if the folder refuses)."""
         try:
@@ -247,11 +216,6 @@ class AutosaveStore:
             found.append(autosave)
         self._sweep_locks()
         return sorted(found, key=lambda a: a.saved_at, reverse=True)
-
-    def recoverable(self) -> Autosave | None:
-        """The newest orphan (see orphans()), or None."""
-        orphans = self.orphans()
-        return orphans[0] if orphans else None
 
     def keep(self, autosave: Autosave) -> None:
         """Leave an orphan for the next start."""

@@ -1,145 +1,70 @@
-"""Engine work that must not run on the UI thread, and the Messages it sends back.
+"""Engine work that must not run on the UI thread. Each function runs in a Textual thread worker,
+reports only through `post` (a thread-safe post_message, see tui/messages.py) and never touches a
+widget.
 
-Everything here runs in Textual thread workers. It reports only through `post` (the app's
-thread-safe post_message) and never touches a widget. It imports the engine lazily: the engine
-loads torch, which takes about a second, and the first frame must not wait for it.
+This is the one place where the app touches the engine's torch-backed names. `import engine` is
+cheap (PEP 562): `engine.Predictor`, `engine.load_model` and the rest load their modules (and
+torch) on first use, here, in a thread, after the first frame.
 """
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, replace
 from typing import Callable
 
+import engine
+from engine import NGRAM, DataConfig, ModelConfig, NextwordError, TrainConfig
 from textual.message import Message
 
+from tui.messages import (
+    CompareFailed,
+    CompareFinished,
+    EngineEvent,
+    EngineFailed,
+    EngineReady,
+    ModelFailed,
+    ModelLoaded,
+    ModelsListed,
+    TrainingDone,
+    TrainingEpoch,
+    TrainingFailed,
+)
+from tui.models import ActiveModel, NgramKey, SavedKey
+
 Post = Callable[[Message], object]
+ShouldStop = Callable[[], bool]
 
 PROMPTS = 3  # lines of the corpus whose start the log continues after each epoch
 PROMPT_WORDS = 2
 SAMPLE_WORDS = 6
-
-
-_IMPORT_LOCK = threading.Lock()
-
-
-def import_engine():
-    """Import the engine package (one thread at a time); every thread calls this before it imports
-    anything from the engine. A thread importing `engine.corpus` takes that module's import lock
-    before its parent's, one importing `engine` the other way round: at start-up (the engine
-    loader, the file loader and the editor's word count at once) that deadlocks, and Python breaks
-    it with _DeadlockError in one of them: the engine never loaded, or the file never opened.
-    Importing the package first, always, leaves no cycle."""
-    with _IMPORT_LOCK:
-        import engine
-    return engine
-
-
-# --- messages -----------------------------------------------------------------------------------
-
-
-class EngineReady(Message):
-    """The engine is imported; `models` is engine.store.list_models(), newest first."""
-
-    def __init__(self, models: list) -> None:
-        super().__init__()
-        self.models = models
-
-
-class EngineFailed(Message):
-    """The engine could not be imported (a broken install): the editor still works."""
-
-    def __init__(self, error: str) -> None:
-        super().__init__()
-        self.error = error
-
-
-class ModelsListed(Message):
-    def __init__(self, models: list) -> None:
-        super().__init__()
-        self.models = models
-
-
-class ModelLoaded(Message):
-    """A saved model was read from disk, or an n-gram model built, for `cell`."""
-
-    def __init__(self, cell: str, key: str, predictor, metrics: dict, error: str | None = None) -> None:
-        super().__init__()
-        self.cell = cell
-        self.key = key  # the model's path (or "ngram:<fingerprint>:<order>")
-        self.predictor = predictor
-        self.metrics = metrics
-        self.error = error
-
-
-class TrainingProgress(Message):
-    def __init__(self, progress) -> None:
-        super().__init__()
-        self.progress = progress  # engine.train.Progress
-
-
-class TrainingEpoch(Message):
-    """An epoch ended; `predictor` runs on a frozen copy of its weights."""
-
-    def __init__(self, cell: str, event, predictor, samples: list[tuple[str, str]]) -> None:
-        super().__init__()
-        self.cell = cell
-        self.event = event  # engine.train.EpochEnd
-        self.predictor = predictor
-        self.samples = samples
-
-
-class TrainingNotice(Message):
-    def __init__(self, message: str) -> None:
-        super().__init__()
-        self.message = message
-
-
-class TrainingDone(Message):
-    """A run ended (completed, stopped, or out of time). `path` is None if nothing was saved;
-    `save_error` says why, when saving failed. `stopped` is the engine's reason ("completed",
-    "early stopping", "time budget", "cancelled", "diverged")."""
-
-    def __init__(self, cell: str, predictor, metrics: dict, path: Path | None, note: str,
-                 stopped: str = "completed", save_error: str | None = None) -> None:
-        super().__init__()
-        self.cell = cell
-        self.predictor = predictor
-        self.metrics = metrics
-        self.path = path
-        self.note = note
-        self.stopped = stopped
-        self.save_error = save_error
-
-
-class TrainingFailed(Message):
-    def __init__(self, cell: str, message: str) -> None:
-        super().__init__()
-        self.cell = cell
-        self.message = message
-
-
-# --- work run in threads ---------------------------------------------------------------------
+TORCH_NAMES = ("Corpus", "NGramLM", "TrainedModel", "evaluate", "list_models", "load_model", "train", "compare")
+HOW_IT_ENDED = {"cancelled": "Stopped", "time budget": "Time budget reached",
+                "early stopping": "Stopped early (no more improvement)", "diverged": "Stopped: the loss diverged"}
 
 
 def load_engine(post: Post) -> None:
-    """Import the engine (and torch) and list the saved models."""
+    """Load the engine's model code (and torch) and list the saved models."""
     try:
-        engine = import_engine()
+        import torch
+
+        # All of it now, in this one thread: then no two workers import the same modules at once,
+        # and nothing loads later while the user waits.
+        for name in TORCH_NAMES:
+            getattr(engine, name)
+        # Keystrokes are answered on the UI thread; with one intra-op thread it never waits for
+        # the threads that training keeps busy.
+        torch.set_num_threads(1)
     except Exception as exc:  # a broken install: say so, and keep the editor working
         post(EngineFailed(f"{type(exc).__name__}: {exc}"))
         raise
-    post(EngineReady(_models(engine)))
+    post(EngineReady(_models()))
 
 
 def list_saved_models(post: Post) -> None:
-    engine = import_engine()
-
-    post(ModelsListed(_models(engine)))
+    post(ModelsListed(_models()))
 
 
-def _models(engine) -> list:
+def _models() -> list:
     """engine.list_models(), or none if the models folder cannot be read at all."""
     try:
         return engine.list_models()
@@ -147,51 +72,47 @@ def _models(engine) -> list:
         return []
 
 
-def load_saved_model(cell: str, path: Path, post: Post) -> None:
+def load_saved_model(cell: str, key: SavedKey, post: Post) -> None:
     """Read a model folder and build a Predictor on it. Never raises: a damaged folder is a
-    ModelLoaded with an error, whatever is wrong with it."""
-    engine = import_engine()
-
+    ModelFailed, whatever is wrong with it."""
     try:
-        trained = engine.load_model(path)
+        trained = engine.load_model(key.path)
         predictor = engine.Predictor(trained.language_model())
-    except engine.NextwordError as exc:
-        post(ModelLoaded(cell, str(path), None, {}, error=str(exc)))
+    except NextwordError as exc:
+        post(ModelFailed(cell, key, str(exc)))
         return
     except Exception as exc:  # the store validates everything; if something slips through, say so
-        post(ModelLoaded(cell, str(path), None, {}, error=f"{path.name} could not be loaded "
-                                                        f"({type(exc).__name__}: {exc})."))
+        post(ModelFailed(cell, key, f"{key.path.name} could not be loaded ({type(exc).__name__}: {exc})."))
         return
-    post(ModelLoaded(cell, str(path), predictor, dict(trained.metrics)))
+    post(ModelLoaded(cell, ActiveModel(key, predictor, dict(trained.metrics), trained.corpus_fingerprint)))
 
 
-def build_ngram(text: str, order: int, post: Post) -> None:
+def build_ngram(text: str, key: NgramKey, post: Post) -> None:
     """Fit the n-gram baseline on the editor text (instant for a few MB) and measure it."""
-    engine = import_engine()
-    from engine.ngram import NGramLM
-
     try:
-        corpus = engine.Corpus.from_text(text, engine.DataConfig())
-        lm = NGramLM.from_corpus(corpus, order=order)
+        corpus = engine.Corpus.from_text(text, DataConfig())
+        lm = engine.NGramLM.from_corpus(corpus, order=key.order)
         metrics = {}
         if not corpus.stats.valid_is_train:
             metrics["valid_ppl"] = engine.evaluate(lm, corpus.valid_text, ksr=False).perplexity
-    except engine.NextwordError as exc:
-        post(ModelLoaded("ngram", "ngram", None, {}, error=str(exc)))
+    except NextwordError as exc:
+        post(ModelFailed(NGRAM, key, str(exc)))
         return
     except Exception as exc:  # a bug: report it like an error rather than "Building…" for ever
-        post(ModelLoaded("ngram", "ngram", None, {}, error=f"Unexpected error ({type(exc).__name__}: {exc}). "
-                                                           "This is a bug."))
+        post(ModelFailed(NGRAM, key, f"Unexpected error ({type(exc).__name__}: {exc}). This is a bug."))
         raise
-    post(ModelLoaded("ngram", f"ngram:{corpus.fingerprint}:{order}", engine.Predictor(lm), metrics))
+    post(ModelLoaded(NGRAM, ActiveModel(key, engine.Predictor(lm), metrics, key.fingerprint)))
 
 
 @dataclass(frozen=True)
 class TrainingJob:
     text: str  # a snapshot of the editor: later edits do not touch the run
-    cell: str
-    model: dict  # ModelConfig keyword arguments (without cell and vocab_size)
-    train: dict  # TrainConfig keyword arguments
+    model: ModelConfig  # its vocab_size is the corpus's, filled in when the run starts
+    train: TrainConfig
+
+    @property
+    def cell(self) -> str:
+        return self.model.cell
 
 
 def model_name(cell: str, fingerprint: str) -> str:
@@ -199,68 +120,89 @@ def model_name(cell: str, fingerprint: str) -> str:
     return f"{cell}-{fingerprint[:8]}"
 
 
-def run_training(job: TrainingJob, post: Post, should_stop: Callable[[], bool]) -> None:
+def run_training(job: TrainingJob, post: Post, should_stop: ShouldStop) -> None:
     """Train, reporting through `post`; save the result and hand over a Predictor on it.
 
     Errors a user can cause end as TrainingFailed with the engine's sentence. Anything else is
     a bug: it is reported the same way, then raised so the worker records it.
     """
-    engine = import_engine()
-
     cell = job.cell
     try:
-        corpus = engine.Corpus.from_text(job.text, engine.DataConfig())
-        model_config = engine.ModelConfig(cell=cell, vocab_size=len(corpus.vocab), **job.model)
-        train_config = engine.TrainConfig(**job.train)
-        post(TrainingNotice(corpus.stats.summary()))
-        prompts = corpus_prompts(job.text)
-
-        def on_event(event) -> None:
-            if isinstance(event, engine.Progress):
-                post(TrainingProgress(event))
-            elif isinstance(event, engine.EpochEnd):
-                snapshot = engine.TrainedModel(
-                    model_config=model_config,
-                    train_config=train_config,
-                    data_config=corpus.config,
-                    vocab=corpus.vocab,
-                    state_dict=event.state_dict,  # already a CPU clone: training never writes it
-                    corpus_fingerprint=corpus.fingerprint,
-                )
-                samples = continuations(engine.Predictor(snapshot.language_model()), prompts)
-                # A separate Predictor for the UI, so its cache starts clean.
-                post(TrainingEpoch(cell, event, engine.Predictor(snapshot.language_model()), samples))
-            elif isinstance(event, engine.Notice):
-                post(TrainingNotice(event.message))
-
+        corpus = engine.Corpus.from_text(job.text, DataConfig())
+        model_config = replace(job.model, vocab_size=len(corpus.vocab))
+        post(EngineEvent(cell, engine.Notice(corpus.stats.summary())))
+        on_event = _epoch_reporter(cell, corpus, model_config, job.train, corpus_prompts(job.text), post)
         try:
-            trained = engine.train(corpus, model_config, train_config, on_event=on_event, should_stop=should_stop)
+            trained = engine.train(corpus, model_config, job.train, on_event=on_event, should_stop=should_stop)
         except engine.TrainingError as exc:
             if should_stop():
                 post(TrainingDone(cell, None, {}, None, f"Stopped before the model learned anything: {exc}",
                                   stopped="cancelled"))
                 return
             raise
-        predictor = engine.Predictor(trained.language_model())
-        metrics = dict(trained.metrics)
-        stopped = str(metrics.get("stopped", "completed"))
-        how = {"cancelled": "Stopped", "time budget": "Time budget reached",
-               "early stopping": "Stopped early (no more improvement)",
-               "diverged": "Stopped: the loss diverged"}.get(stopped, "Finished")
-        try:
-            path = engine.save_model(trained, model_name(cell, corpus.fingerprint))
-        except engine.NextwordError as exc:
-            post(TrainingDone(cell, predictor, metrics, None,
-                              f"{how}, but the model was not saved: {exc} It is in use until you quit; "
-                              "free some space (or fix the folder) and train again to keep it.",
-                              stopped=stopped, save_error=str(exc)))
-            return
-        post(TrainingDone(cell, predictor, metrics, path, f"{how}; saved as {path.name}.", stopped=stopped))
-    except engine.NextwordError as exc:
+        _save_and_report(cell, trained, corpus.fingerprint, post)
+    except NextwordError as exc:
         post(TrainingFailed(cell, str(exc)))
     except Exception as exc:
         post(TrainingFailed(cell, f"Unexpected error ({type(exc).__name__}: {exc}). This is a bug."))
         raise
+
+
+def _epoch_reporter(cell: str, corpus, model_config: ModelConfig, train_config: TrainConfig,
+                    prompts: list[str], post: Post) -> Callable[[object], None]:
+    """The on_event callback of a run: engine events go to the UI as they are, and each epoch's
+    weights also as a Predictor with what it now predicts for the prompts."""
+    def on_event(event) -> None:
+        if not isinstance(event, engine.EpochEnd):
+            post(EngineEvent(cell, event))
+            return
+        snapshot = engine.TrainedModel(
+            model_config=model_config, train_config=train_config, data_config=corpus.config,
+            vocab=corpus.vocab, corpus_fingerprint=corpus.fingerprint,
+            state_dict=event.state_dict,  # already a CPU clone: training never writes it
+        )
+        samples = continuations(engine.Predictor(snapshot.language_model()), prompts)
+        # A separate Predictor for the UI, so its cache starts clean.
+        post(TrainingEpoch(cell, event, engine.Predictor(snapshot.language_model()), samples))
+
+    return on_event
+
+
+def _save_and_report(cell: str, trained, fingerprint: str, post: Post) -> None:
+    predictor = engine.Predictor(trained.language_model())
+    metrics = dict(trained.metrics)
+    stopped = str(metrics.get("stopped", "completed"))
+    how = HOW_IT_ENDED.get(stopped, "Finished")
+    try:
+        path = engine.save_model(trained, model_name(cell, fingerprint))
+    except NextwordError as exc:
+        post(TrainingDone(cell, predictor, metrics, None,
+                          f"{how}, but the model was not saved: {exc} It is in use until you quit; "
+                          "free some space (or fix the folder) and train again to keep it.",
+                          stopped=stopped, save_error=str(exc), fingerprint=fingerprint))
+        return
+    post(TrainingDone(cell, predictor, metrics, path, f"{how}; saved as {path.name}.", stopped=stopped,
+                      fingerprint=fingerprint))
+
+
+def run_comparison(text: str, max_time: float, model_config: ModelConfig | None, post: Post,
+                   should_stop: ShouldStop) -> None:
+    """engine.compare on `text`; its events go to the UI as EngineEvents of the row's cell."""
+    def on_event(event) -> None:
+        inner = event.event if isinstance(event, engine.CellEvent) else event
+        post(EngineEvent(event.cell, inner))
+
+    kwargs = {} if model_config is None else {"model_config": model_config}
+    try:
+        result = engine.compare(text, max_time, on_event=on_event, should_stop=should_stop, **kwargs)
+    except NextwordError as exc:
+        post(CompareFailed(str(exc)))
+        return
+    except Exception as exc:  # a bug: say so on screen, and let the worker record it
+        post(CompareFailed(f"The comparison failed unexpectedly: {exc!r}"))
+        raise
+    if not should_stop():
+        post(CompareFinished(result))
 
 
 def corpus_prompts(text: str, count: int = PROMPTS, words: int = PROMPT_WORDS) -> list[str]:

@@ -25,32 +25,27 @@ import pytest
 from textual import events
 from textual.widgets import DataTable, Input, ProgressBar, Static
 
-from test_tui_app import TINY_CORPUS, make_older, ready, static_text, train_tiny, use_tiny_settings, wait_for
-from tui import worker as jobs
+from test_tui_app import (
+    TINY_CORPUS,
+    App,
+    make_older,
+    messages,
+    ready,
+    rendered,
+    static_text,
+    train_tiny,
+    use_tiny_settings,
+    wait_for,
+)
 from tui.app import NextwordApp
-from tui.files import AutosaveStore, read_autosaves
+from tui.files import AutosaveStore, read_autosave, read_autosaves
+from tui.messages import EngineEvent, TrainingDone
 from tui.screens.confirm_quit import ConfirmQuitScreen
 from tui.screens.open_file import PathScreen
 from tui.screens.overwrite import ConfirmOverwriteScreen
 from tui.screens.recover import RecoverScreen
 
 SIZE = (100, 30)
-
-
-class App(NextwordApp):
-    """The app, keeping every notification it shows (Textual forgets them when they expire)."""
-
-    def __init__(self, path: str | None = None) -> None:
-        super().__init__(path)
-        self.shown: list[tuple[str, str, str]] = []  # (title, message, severity)
-
-    def notify(self, message, *, title="", severity="information", timeout=None, markup=True) -> None:
-        self.shown.append((str(title), str(message), severity))
-        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
-
-
-def messages(app: App) -> list[str]:
-    return [f"{title}: {message}" for title, message, _ in app.shown]
 
 
 async def new_message(pilot, before: int) -> str:
@@ -71,12 +66,6 @@ async def open_with_dialog(pilot, path: Path | str) -> None:
 
 def log_text(app: NextwordApp) -> str:
     return "\n".join(line.text for line in app.query_one("#train-log").lines)
-
-
-def rendered(widget) -> str:
-    """What a widget sends to the terminal, as text."""
-    return "\n".join("".join(segment.text for segment in strip)
-                     for strip in widget.render_lines(widget.region.reset_offset))
 
 
 # --- corpus files -------------------------------------------------------------------------------
@@ -108,13 +97,13 @@ async def test_files_that_are_not_text_are_refused_with_what_they_are(tmp_path: 
     app = App(None)
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
-        before = app.editor_pane.text
+        before = app.main.editor_pane.text
         for n, (name, (_, expected)) in enumerate(files.items()):
             count = len(messages(app))
             if n < 2:
                 await open_with_dialog(pilot, tmp_path / name)
             else:
-                app._open_path(str(tmp_path / name))  # what the dialog does, without drawing it again
+                app.main.open_path(str(tmp_path / name))  # what the dialog does, without drawing it again
             assert expected in await new_message(pilot, count), name
         if hasattr(os, "mkfifo"):
             count = len(messages(app))
@@ -131,7 +120,7 @@ async def test_files_that_are_not_text_are_refused_with_what_they_are(tmp_path: 
                 raise PermissionError(13, "Permission denied")
 
             patch.setattr(Path, "read_bytes", refuse)
-            app._open_path(str(tmp_path / "latin1.txt"))
+            app.main.open_path(str(tmp_path / "latin1.txt"))
             assert "Cannot read" in await new_message(pilot, count)
         assert "Permission denied" in messages(app)[-1]
 
@@ -139,7 +128,7 @@ async def test_files_that_are_not_text_are_refused_with_what_they_are(tmp_path: 
         assert isinstance(app.screen, PathScreen)
         assert "folder" in str(app.screen.query_one("#path-message", Static).render())
         await pilot.press("escape")
-        assert app.editor_pane.text == before and app.editor_pane.path is None and app.is_running
+        assert app.main.editor_pane.text == before and app.main.editor_pane.path is None and app.is_running
 
 
 async def test_a_latin1_file_on_the_command_line(tmp_path: Path) -> None:
@@ -152,7 +141,7 @@ async def test_a_latin1_file_on_the_command_line(tmp_path: Path) -> None:
         await ready(pilot)
         [message] = [m for m in messages(app) if "not UTF-8" in m]
         assert "byte 0xef at offset 2" in message and "re-save it as UTF-8" in message
-        assert app.editor_pane.path is None and "Good morning" in app.editor_pane.text
+        assert app.main.editor_pane.path is None and "Good morning" in app.main.editor_pane.text
     assert path.read_bytes() == "na\xefve caf\xe9\n".encode("latin-1")
 
 
@@ -174,7 +163,7 @@ async def test_encodings_and_line_breaks_survive_a_save(tmp_path: Path) -> None:
     app = App(str(utf16))
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
-        editor = app.editor_pane
+        editor = app.main.editor_pane
         for path, saved in ((utf16, "\ufeffone two!\r\nthree\r\n".encode("utf-16-le")),
                             (bom, b"\xef\xbb\xbfone two!\nthree\n"),
                             (mac, b"one two!\rthree\r")):
@@ -210,13 +199,13 @@ async def test_a_five_megabyte_line_opens_without_freezing(tmp_path: Path) -> No
         ticks: list[float] = []
         app.set_interval(0.05, lambda: ticks.append(time.monotonic()))
         started = time.monotonic()
-        app._open_path(str(path))
-        await wait_for(pilot, lambda: app.editor_pane.path == str(path))
-        await wait_for(pilot, lambda: app.editor_pane.stats.words > 900_000)
+        app.main.open_path(str(path))
+        await wait_for(pilot, lambda: app.main.editor_pane.path == str(path))
+        await wait_for(pilot, lambda: app.main.editor_pane.stats.words > 900_000)
         opened = time.monotonic()
         await pilot.press("f6", "x")
         typed = time.monotonic()
-        assert not app.editor_pane.soft_wrapped
+        assert not app.main.editor_pane.text_area.soft_wrap
         assert "no wrap" in static_text(app, "#corpus-status")
         # Generous bounds for a busy machine (it takes ~0.6 s and ~1 s here; before: 20 s and 60 s).
         assert opened - started < 8 and typed - opened < 8
@@ -228,7 +217,7 @@ async def test_a_file_changed_on_disk_is_not_overwritten_without_asking(corpus_f
     app = App(str(corpus_file))
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
-        editor = app.editor_pane
+        editor = app.main.editor_pane
         await pilot.press("f6", *"mine ", "ctrl+s")
         await wait_for(pilot, lambda: not editor.dirty)
         await pilot.press(*"again ", "ctrl+s")  # its own save does not count as a change
@@ -269,8 +258,8 @@ async def test_file_names_and_typed_settings_are_never_markup(tmp_path: Path) ->
     app = App(str(path))
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
-        assert app.editor_pane.path == str(path)
-        assert "]y[@click=app.quit]z.txt" in rendered(app.editor_pane)
+        assert app.main.editor_pane.path == str(path)
+        assert "]y[@click=app.quit]z.txt" in rendered(app.main.editor_pane)
         app.query_one("#set-hidden", Input).value = "[/]"
         await pilot.pause()
         assert "'[/]' is not a number" in static_text(app, "#param-count")
@@ -294,15 +283,13 @@ async def test_control_characters_never_reach_the_terminal(tmp_path: Path) -> No
     path.write_text("the cat \x1b]2;owned\x07sat on the \x1b[31mmat\x1b[0m\n" * 3 + "the \x9b2J dog\n",
                     encoding="utf-8")
     app = App(str(path))
-    if "ngram" not in app.cells:
-        pytest.skip("engine/ngram.py is not there")
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
-        shown = rendered(app.editor_pane.text_area)
+        shown = rendered(app.main.editor_pane.text_area)
         assert "\x1b" not in shown and "\x9b" not in shown and "\x07" not in shown
         assert "␛[31mmat" in shown
         await pilot.press("f5")
-        await wait_for(pilot, lambda: app.typing_pane.predictor is not None)
+        await wait_for(pilot, lambda: app.main.typing_pane.predictor is not None)
         typing = app.query_one("#typing", Input)
         typing.focus()
         typing.post_message(events.Paste("the \x1b[2J\x07on\tthe "))
@@ -311,7 +298,7 @@ async def test_control_characters_never_reach_the_terminal(tmp_path: Path) -> No
         for value in ("the ", "the cat ", "sat on the "):
             typing.value = value
             await pilot.pause()
-            words = [s.word for s in app.typing_pane.suggestions(value)]
+            words = [s.word for s in app.main.typing_pane.suggestions(value)]
             assert words and not any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 for w in words for c in w)
             assert "\x1b" not in rendered(app.query_one("#ac-list"))
 
@@ -355,50 +342,50 @@ async def test_impossible_settings_are_refused_before_training(monkeypatch: pyte
             assert expected in static_text(app, "#param-count"), (name, value)
             count = len(messages(app))
             await pilot.press("ctrl+t")
-            assert app._training is None
+            assert not app.main.is_training
             assert "Fix the highlighted setting" in await new_message(pilot, count)
             field.value = good
         # Too big for this machine: refused with the memory estimate, before anything is allocated.
-        monkeypatch.setattr("engine.model.available_memory", lambda: 2 * 1024**3)
+        monkeypatch.setattr("engine.config.available_memory", lambda: 2 * 1024**3)
         app.query_one("#set-hidden", Input).value = "4096"
         app.query_one("#set-layers", Input).value = "4"
         await pilot.pause()
         assert "needs about" in static_text(app, "#param-count") and "GB of memory" in static_text(app, "#param-count")
         await pilot.press("ctrl+t")
-        assert app._training is None
+        assert not app.main.is_training
 
 
 async def test_training_failures_are_shown_and_the_app_keeps_running(monkeypatch: pytest.MonkeyPatch) -> None:
     """Text without spaces (CJK), a loss that diverges, and a bug in the training thread."""
-    import sys
+    import importlib
 
     import engine
 
-    train_module = sys.modules["engine.train"]  # `engine.train` is the function
+    model_module = importlib.import_module("engine.model")  # its forward computes the training loss
     app = App(None)
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         use_tiny_settings(app)
-        sample = app.editor_pane.text
+        sample = app.main.editor_pane.text
 
-        app.editor_pane.text_area.load_text("我今天很高兴。我们去公园散步吧。\n" * 20)
+        app.main.editor_pane.text_area.load_text("我今天很高兴。我们去公园散步吧。\n" * 20)
         await pilot.pause()
         count = len(messages(app))
         await pilot.press("ctrl+t")
         assert "without spaces between words" in await new_message(pilot, count)
-        await wait_for(pilot, lambda: app._training is None)
+        await wait_for(pilot, lambda: not app.main.is_training)
 
-        app.editor_pane.text_area.load_text(sample)
-        real = train_module.linear_cross_entropy
-        monkeypatch.setattr(train_module, "linear_cross_entropy", lambda *a, **k: real(*a, **k) * math.nan)
+        app.main.editor_pane.text_area.load_text(sample)
+        real = model_module.linear_cross_entropy
+        monkeypatch.setattr(model_module, "linear_cross_entropy", lambda *a, **k: real(*a, **k) * math.nan)
         await pilot.pause(0.5)
         count = len(messages(app))
         await pilot.press("ctrl+t")
-        await wait_for(pilot, lambda: app._training is None)
+        await wait_for(pilot, lambda: not app.main.is_training)
         failure = [m for m in messages(app)[count:] if m.startswith("Training failed")]
         assert failure and "diverged" in failure[0] and "lower it" in failure[0]
         assert "halved the learning rate" in log_text(app)  # the engine's notices are in the log
-        monkeypatch.setattr(train_module, "linear_cross_entropy", real)
+        monkeypatch.setattr(model_module, "linear_cross_entropy", real)
 
         def broken(*args, **kwargs):
             raise RuntimeError("out of cheese")
@@ -406,9 +393,9 @@ async def test_training_failures_are_shown_and_the_app_keeps_running(monkeypatch
         monkeypatch.setattr(engine, "train", broken)
         count = len(messages(app))
         await pilot.press("ctrl+t")
-        await wait_for(pilot, lambda: app._training is None)
+        await wait_for(pilot, lambda: not app.main.is_training)
         assert "RuntimeError: out of cheese" in await new_message(pilot, count)
-        assert app.is_running and app.editor_pane.text == sample
+        assert app.is_running and app.main.editor_pane.text == sample
         assert static_text(app, "#train-eta") == "failed"
 
 
@@ -425,22 +412,22 @@ async def test_a_time_budget_run_ends_at_100_percent_and_literal_unk_is_just_tex
         app.query_one("#set-max_time", Input).value = "1"
         await pilot.pause()
         await pilot.press("ctrl+t")
-        await wait_for(pilot, lambda: app._training is None, timeout=60)
-        await wait_for(pilot, lambda: app.typing_pane.predictor is not None)
+        await wait_for(pilot, lambda: not app.main.is_training, timeout=60)
+        await wait_for(pilot, lambda: app.main.typing_pane.predictor is not None)
         log = log_text(app)
         assert "Time budget reached" in log and "Small corpus" in log
         assert app.query_one("#train-progress", ProgressBar).percentage == 1.0
         for value in ("the ", "the <", "the <un", "the u"):
-            words = [s.word for s in app.typing_pane.suggestions(value)]
+            words = [s.word for s in app.main.typing_pane.suggestions(value)]
             assert "<unk>" not in words and "<eos>" not in words
 
         # Early stopping (as the engine reports it) also completes the bar; a stop by the user does not.
-        from engine.train import Progress
+        from engine import Progress
 
         for stopped, percentage in (("early stopping", 1.0), ("cancelled", 0.42)):
-            app.log_pane.start("lstm", "test")
-            app.post_message(jobs.TrainingProgress(Progress(3, 50, 2, 10, 0.42, 4.0, 100.0, 1e-3, 3.0, 5.0)))
-            app.post_message(jobs.TrainingDone("lstm", None, {}, None, "done", stopped=stopped))
+            app.main.log_pane.start("lstm", "test")
+            app.main.post_message(EngineEvent("lstm", Progress(3, 50, 2, 10, 0.42, 4.0, 100.0, 1e-3, 3.0, 5.0)))
+            app.main.post_message(TrainingDone("lstm", None, {}, None, "done", stopped=stopped))
             await pilot.pause()
             assert app.query_one("#train-progress", ProgressBar).percentage == pytest.approx(percentage)
 
@@ -507,11 +494,11 @@ async def test_damaged_models_are_skipped_and_the_good_one_stays_in_use(corpus_f
     app = App(str(corpus_file))
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
-        await wait_for(pilot, lambda: app.typing_pane.predictor is not None)  # LSTM: the good one
+        await wait_for(pilot, lambda: app.main.typing_pane.predictor is not None)  # LSTM: the good one
         assert "lstm-good" in static_text(app, "#ac-model")
         assert any("Could not load the LSTM model" in m and "lstm-evil" in m for m in messages(app))
         assert not marker.exists()
-        good = app.typing_pane.predictor
+        good = app.main.typing_pane.predictor
 
         count = len(messages(app))
         await pilot.press("f2")
@@ -523,7 +510,7 @@ async def test_damaged_models_are_skipped_and_the_good_one_stays_in_use(corpus_f
         assert "gru-empty" in await new_message(pilot, count)
         await pilot.press("f3")
         await pilot.pause()
-        assert app.typing_pane.predictor is good and app.is_running
+        assert app.main.typing_pane.predictor is good and app.is_running
         count = len(messages(app))
         await pilot.press("f2", "f4", "f3")  # each damaged model is reported once, not at every switch
         await pilot.pause(0.3)
@@ -556,14 +543,14 @@ async def test_unusable_data_folder_full_disk_and_read_only_autosave(
         await train_tiny(pilot)
         [(_, message, severity)] = [shown for shown in app.shown if "not saved" in shown[0]]
         assert severity == "warning" and "was not saved" in message
-        assert app.typing_pane.predictor is not None  # the model is in use anyway
+        assert app.main.typing_pane.predictor is not None  # the model is in use anyway
 
         def no_delete(self):
             raise PermissionError(13, "Permission denied")
 
         monkeypatch.setattr(AutosaveStore, "clear", no_delete)
         await pilot.press("f6", "ctrl+s")
-        await wait_for(pilot, lambda: not app.editor_pane.dirty)
+        await wait_for(pilot, lambda: not app.main.editor_pane.dirty)
         assert corpus_file.read_text(encoding="utf-8").startswith("ab")
         assert app.is_running
 
@@ -594,7 +581,7 @@ async def test_sigterm_while_training_stops_cleanly_and_keeps_everything(corpus_
         app.query_one("#set-max_time", Input).value = "60"
         await pilot.press("f6", *"more ")
         await pilot.press("ctrl+t")
-        await wait_for(pilot, lambda: app._training_epoch >= 1)
+        await wait_for(pilot, lambda: app.main.models.run is not None and app.main.models.run.epoch >= 1)
         assert signal.getsignal(signal.SIGTERM) not in (signal.SIG_DFL, None)
         os.kill(os.getpid(), signal.SIGTERM)
         await wait_for(pilot, lambda: not app.is_running, timeout=10)
@@ -621,8 +608,8 @@ async def test_two_instances_keep_their_own_autosaves(corpus_file: Path, monkeyp
         await pilot.pause(0.2)
         assert not isinstance(app.screen, RecoverScreen)  # its owner is running: not an orphan
         await pilot.press("f6", *"mine ")
-        await wait_for(pilot, lambda: app.autosave.read() is not None)
-        assert other.read().text == "the other instance's work\n"  # not overwritten
+        await wait_for(pilot, lambda: read_autosave(app.autosave.file) is not None)
+        assert read_autosave(other.file).text == "the other instance's work\n"  # not overwritten
         await pilot.press("ctrl+q", "d")  # quit, discarding: only its own autosave goes
         await pilot.pause()
     assert [a.text for a in read_autosaves()] == ["the other instance's work\n"]
@@ -641,11 +628,11 @@ async def test_two_instances_keep_their_own_autosaves(corpus_file: Path, monkeyp
         await wait_for(pilot, lambda: isinstance(app.screen, RecoverScreen) and app.screen.query("#later"))
         assert "(2 of 2)" in str(app.screen.query_one(".dialog-title", Static).render())
         await pilot.press("r")
-        await wait_for(pilot, lambda: app.editor_pane.text == "the other instance's work\n")
-        assert app.editor_pane.dirty
+        await wait_for(pilot, lambda: app.main.editor_pane.text == "the other instance's work\n")
+        assert app.main.editor_pane.dirty
         texts = sorted(a.text for a in read_autosaves())  # the recovered one is now this app's own
         assert texts == ["the newest work\n", "the other instance's work\n"]
-        assert app.autosave.read().text == "the other instance's work\n"
+        assert read_autosave(app.autosave.file).text == "the other instance's work\n"
 
 
 # --- the terminal -------------------------------------------------------------------------------
@@ -685,7 +672,7 @@ async def test_compare_from_the_app(corpus_file: Path) -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(pilot)
         assert "Compare models…" in {c.title for c in app.get_system_commands(app.screen)}
-        assert any("Compare RNN, LSTM and GRU" in what for _, what in app.help_rows())
+        assert any("Compare RNN, LSTM and GRU" in what for _, what in app.main.help_rows())
         use_tiny_settings(app)
         app.query_one("#set-max_time", Input).value = "0.5"
         await pilot.pause()
@@ -699,4 +686,4 @@ async def test_compare_from_the_app(corpus_file: Path) -> None:
         assert [table.get_row(key)[0] for key in table.rows] == ["RNN", "LSTM", "GRU", "3-gram"]
         await pilot.press("escape")
         await pilot.pause()
-        assert app.screen is app._main_screen
+        assert app.screen is app.main

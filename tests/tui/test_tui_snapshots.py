@@ -17,8 +17,9 @@ async def settle(pilot: Pilot) -> None:
     """Wait for the background start-up work, and stop the cursors blinking, so every run draws
     the same picture."""
     app = pilot.app
+    main = app.main
     deadline = time.monotonic() + 30
-    while not (app.engine_ready and app.fingerprint and app.picker_pane._settings_ready):
+    while not (main.engine_ready and main.fingerprint and main.picker_pane.settings_ready):
         assert time.monotonic() < deadline, "the app did not finish starting"
         await pilot.pause(0.05)
     app.query_one("#typing", Input).cursor_blink = False

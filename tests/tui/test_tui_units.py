@@ -1,5 +1,5 @@
 """The TUI's pure helpers: atomic saves, the autosave, spacing of accepted suggestions, prompts,
-and the picker's copy of the engine's defaults."""
+and the picker's fields, made from the engine's config dataclasses."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from engine import ModelConfig, TrainConfig, insertion
 from tui.files import AutosaveStore, atomic_write_text, data_dir, read_autosaves
-from tui.widgets.autocomplete import apply_suggestion
 from tui.widgets.picker import MODEL_FIELDS, TRAIN_FIELDS, format_metrics
 from tui.worker import corpus_prompts
 
@@ -71,29 +71,29 @@ def test_autosave_recoverable_only_when_it_holds_unsaved_work(tmp_path: Path) ->
         return gone
 
     store = AutosaveStore(folder)
-    assert store.recoverable() is None  # nothing written yet
+    assert store.orphans() == []  # nothing written yet
 
     old = time.time() - 100
     os.utime(corpus, (old, old))
     left_behind("edited", str(corpus))
-    assert store.recoverable().text == "edited"
-    store.discard(store.recoverable())
+    assert store.orphans()[0].text == "edited"
+    store.discard(store.orphans()[0])
 
     left_behind("saved", str(corpus))  # same as the file: nothing to recover
-    assert store.recoverable() is None
+    assert store.orphans() == []
 
     left_behind("edited", str(corpus))
     new = time.time() + 100
     os.utime(corpus, (new, new))  # the file was saved after the autosave
-    assert store.recoverable() is None
+    assert store.orphans() == []
 
     for autosave in read_autosaves(folder):
         autosave.file.unlink()
     gone = left_behind("never saved", None)
-    assert store.recoverable().path is None
+    assert store.orphans()[0].path is None
     store.close()
     gone.file.write_text("{not json", encoding="utf-8")
-    assert store.recoverable() is None  # a damaged autosave is ignored, never a crash
+    assert store.orphans() == []  # a damaged autosave is ignored, never a crash
     store.clear()
     store.clear()  # clearing twice is fine
 
@@ -109,15 +109,14 @@ def test_autosave_recoverable_only_when_it_holds_unsaved_work(tmp_path: Path) ->
         ("say ", "(", "(", False, "say ("),
     ],
 )
-def test_apply_suggestion_spacing(value: str, word: str, remainder: str, completing: bool, expected: str) -> None:
-    assert apply_suggestion(value, word, remainder, completing) == expected
+def test_accepted_suggestion_spacing(value: str, word: str, remainder: str, completing: bool, expected: str) -> None:
+    """The engine's rule, which the typing pane applies (Suggestion.insert / .delete)."""
+    insert, delete = insertion(value, word, remainder, completing)
+    assert value[: len(value) - delete] + insert == expected
 
 
 def test_picker_defaults_match_the_engine() -> None:
-    """The picker repeats the engine's defaults (to avoid importing torch before the first frame)."""
-    from engine.model import ModelConfig
-    from engine.train import TrainConfig
-
+    """The picker's fields take their defaults from the engine's config dataclasses."""
     model_defaults = {f.name: f.default for f in dataclasses.fields(ModelConfig)}
     train_defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
     for f in MODEL_FIELDS:

@@ -1,56 +1,43 @@
 """Compare RNN, LSTM and GRU (and the n-gram reference) on the editor's text, measured live.
 
-`CompareScreen(text, max_time)` runs `engine.compare.compare` in a thread worker: the worker only
-posts messages (`self.post_message`, which is thread-safe) and never touches a widget. The screen
+`CompareScreen(text, max_time)` runs `engine.compare` in a thread worker (tui.worker.run_comparison),
+which only posts messages (EngineEvent and the rest) and never touches a widget. The screen
 shows which row is being measured with a progress bar, then the table (a DataTable), one verdict per
 row, and the validation-loss curves of the three networks on one plot. escape cancels and closes.
 
 Self-contained: the app pushes it (`app.push_screen(CompareScreen(text, max_time))`); it dismisses
-with the `Comparison` when finished, or None when closed early. The engine (and torch) is imported
-inside the worker, so importing this module costs nothing at app start.
+with the `Comparison` when finished, or None when closed early. The engine's comparison code (and
+torch) loads inside the worker, so importing this module costs nothing at app start.
 """
 
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
+import engine
+from engine import LABELS, ModelConfig, format_number
 from rich.markup import escape
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, ProgressBar, Static
 from textual.worker import Worker, get_current_worker
 from textual_plotext import PlotextPlot
 
+from tui import worker as jobs
+from tui.messages import CompareFailed, CompareFinished, EngineEvent
+
+if TYPE_CHECKING:
+    from engine import Comparison, Row
+
 COLUMNS = ("Model", "Params", "Tokens/s", "s/epoch", "Epochs", "Val ppl", "Top-1", "Top-3", "KSR",
            "p50 ms", "p99 ms")
-LABELS = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU", "ngram": "3-gram"}
 
 
-class CompareUpdate(Message):
-    """An event from engine.compare (CellStart / CellEvent / CellDone), posted from the worker."""
-
-    def __init__(self, event: object) -> None:
-        super().__init__()
-        self.event = event
-
-
-class CompareFinished(Message):
-    def __init__(self, comparison: object) -> None:
-        super().__init__()
-        self.comparison = comparison  # engine.compare.Comparison
-
-
-class CompareFailed(Message):
-    def __init__(self, message: str) -> None:
-        super().__init__()
-        self.message = message
-
-
-class CompareScreen(Screen[object]):
+class CompareScreen(Screen["Comparison | None"]):
     DEFAULT_CSS = """
     CompareScreen {
         layout: vertical;
@@ -86,12 +73,12 @@ class CompareScreen(Screen[object]):
     """
     BINDINGS = [Binding("escape", "close", "Close (cancels a run)")]
 
-    def __init__(self, text: str, max_time: float, model_config: object | None = None, **kwargs) -> None:
+    def __init__(self, text: str, max_time: float, model_config: ModelConfig | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
         self.text = text
         self.max_time = max_time
-        self.model_config = model_config  # engine.ModelConfig; None: the engine's defaults
-        self.comparison: object | None = None
+        self.model_config = model_config  # None: the engine's defaults
+        self.comparison: Comparison | None = None
         self._worker: Worker | None = None
         self._curves: dict[str, list[float]] = {}
         self._ngram_loss: float | None = None
@@ -121,51 +108,40 @@ class CompareScreen(Screen[object]):
     @work(thread=True, exit_on_error=False, group="compare")
     def _run(self) -> None:
         worker = get_current_worker()
-        from engine.compare import compare
-        from engine.errors import NextwordError
-
-        kwargs = {} if self.model_config is None else {"model_config": self.model_config}
-        try:
-            result = compare(self.text, self.max_time, on_event=lambda event: self.post_message(CompareUpdate(event)),
-                             should_stop=lambda: worker.is_cancelled, **kwargs)
-        except NextwordError as exc:
-            self.post_message(CompareFailed(str(exc)))
-            return
-        except Exception as exc:  # a bug: say so on screen, and let the worker record it
-            self.post_message(CompareFailed(f"The comparison failed unexpectedly: {exc!r}"))
-            raise
-        if not worker.is_cancelled:
-            self.post_message(CompareFinished(result))
+        jobs.run_comparison(self.text, self.max_time, self.model_config, self.post_message,
+                            lambda: worker.is_cancelled)
 
     # -- messages (UI thread) ------------------------------------------------------------------
 
-    def on_compare_update(self, message: CompareUpdate) -> None:
-        from engine.compare import CellDone, CellEvent, CellStart
-        from engine.train import EpochEnd, Progress
-
-        event = message.event
-        if isinstance(event, CellStart):
+    def on_engine_event(self, message: EngineEvent) -> None:
+        # The comparison's own events, and its training events (engine.compare is loaded by now:
+        # it sent them).
+        event, cell = message.event, message.kind
+        if isinstance(event, engine.CellStart):
             self._index, self._count, self._cell = event.index, event.count, event.cell
             what = "fitting the 3-gram" if event.cell == "ngram" else f"training {LABELS[event.cell]}"
             self._status(f"{what} ({event.index + 1}/{event.count})…")
             self._progress(0.0)
-        elif isinstance(event, CellEvent) and isinstance(event.event, Progress):
-            p = event.event
-            self._progress(p.fraction)
-            self._status(f"training {LABELS[event.cell]} ({self._index + 1}/{self._count}) · epoch {p.epoch} · "
-                         f"step {p.step}/{p.steps_per_epoch} · loss {p.train_loss:.3f} · {p.tokens_per_s:,.0f} tok/s")
-        elif isinstance(event, CellEvent) and isinstance(event.event, EpochEnd):
-            if math.isfinite(event.event.valid_loss):
-                self._curves.setdefault(event.cell, []).append(event.event.valid_loss)
+        elif isinstance(event, engine.Progress):
+            self._progress(event.fraction)
+            self._status(f"training {LABELS[cell]} ({self._index + 1}/{self._count}) · epoch {event.epoch} · "
+                         f"step {event.step}/{event.steps_per_epoch} · loss {event.train_loss:.3f} · "
+                         f"{event.tokens_per_s:,.0f} tok/s")
+        elif isinstance(event, engine.EpochEnd):
+            if math.isfinite(event.valid_loss):
+                self._curves.setdefault(cell, []).append(event.valid_loss)
                 self._draw_plot()
-        elif isinstance(event, CellDone):
-            self._progress(1.0)
-            self._status(f"{event.row.label} measured ({self._index + 1}/{self._count})" +
-                         ("; measuring the next…" if self._index + 1 < self._count else ""))
-            if event.cell == "ngram" and event.row.valid_ppl and math.isfinite(event.row.valid_ppl):
-                self._ngram_loss = math.log(event.row.valid_ppl)
-                self._draw_plot()
-            self._add_row(event.row)
+        elif isinstance(event, engine.CellDone):
+            self._row_done(event.row)
+
+    def _row_done(self, row: Row) -> None:
+        self._progress(1.0)
+        self._status(f"{row.label} measured ({self._index + 1}/{self._count})" +
+                     ("; measuring the next…" if self._index + 1 < self._count else ""))
+        if row.cell == "ngram" and row.valid_ppl and math.isfinite(row.valid_ppl):
+            self._ngram_loss = math.log(row.valid_ppl)
+            self._draw_plot()
+        self._add_row(row)
 
     def on_compare_finished(self, message: CompareFinished) -> None:
         result = message.comparison
@@ -202,9 +178,8 @@ class CompareScreen(Screen[object]):
         overall = (self._index + min(max(fraction, 0.0), 1.0)) / max(self._count, 1)
         self.query_one("#compare-progress", ProgressBar).update(progress=overall)
 
-    def _add_row(self, r) -> None:
-        from engine.compare import format_number as num  # rows come from the engine: it is loaded
-
+    def _add_row(self, r: Row) -> None:
+        num = format_number  # a short name: eleven columns below
         table = self.query_one("#compare-table", DataTable)
         if r.cell in table.rows:
             return

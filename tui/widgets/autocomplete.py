@@ -3,56 +3,37 @@ suggestions with their probabilities. tab accepts the top one, alt+1..alt+5 any 
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import TYPE_CHECKING
 
+import engine
 from rich.text import Text
+from textual import on
 from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.suggester import Suggester, SuggestionReady
+from textual.suggester import SuggestionReady
 from textual.widgets import Input, Static
 
 from tui.safe import CONTROL, has_control
 
+if TYPE_CHECKING:
+    from engine import Predictor, Suggestion
+
 TOP_K = 5
 ALT_DIGIT_ALIASES = ("inverted_exclamation_mark", "trade_mark_sign", "pound_sign", "cent_sign", "infinity")
-# The engine's spacing rules (engine.predict), repeated so this module loads without torch.
-NO_SPACE_BEFORE = set(".,;:!?%)]}'’”…")
-NO_SPACE_AFTER = set("([{“‘$#")
 
 
-def is_completing(value: str) -> bool:
-    """True when the text ends inside a word (suggestions complete it), False when the next
-    word is wanted. Only called once a predictor exists, so the engine is already imported."""
-    from engine.tokenizer import split_partial
+def ghost_text(value: str, found: list[Suggestion]) -> str | None:
+    """What the Input shows greyed after the cursor: `value` with the top suggestion accepted
+    (without its trailing space), when that only adds to what is typed.
 
-    return bool(split_partial(value)[1])
-
-
-def apply_suggestion(value: str, word: str, remainder: str, completing: bool) -> str:
-    """The text after accepting a suggestion, with a space after it so the next word can follow."""
-    if completing:
-        text = value + remainder
-    elif word[:1] in NO_SPACE_BEFORE:
-        text = value.rstrip(" ") + word  # "hello ." -> "hello."
-    elif not value or value[-1].isspace() or value[-1] in NO_SPACE_AFTER:
-        text = value + word
-    else:
-        text = value + " " + word  # "Hello," -> "Hello, how"
-    return text if word[-1:] in NO_SPACE_AFTER else text + " "
-
-
-class PredictorSuggester(Suggester):
-    """Asks the autocomplete pane for the ghost text of a value. Runs on the event loop, so the
-    source must be fast: the Predictor caches its state and filters by prefix inside a word."""
-
-    def __init__(self, source: Callable[[str], str | None]) -> None:
-        super().__init__(use_cache=False, case_sensitive=True)
-        self._source = source
-
-    async def get_suggestion(self, value: str) -> str | None:
-        return self._source(value)
+    (`engine.apply_suggestion`, looked up when used: its module loads numpy, which the first
+    frame does not wait for; a Suggestion exists only once it is loaded.)"""
+    if not found:
+        return None
+    text = engine.apply_suggestion(value, found[0]).rstrip(" ")
+    return text if text.startswith(value) and len(text) > len(value) else None
 
 
 class TypingInput(Input):
@@ -84,61 +65,54 @@ class Autocomplete(Vertical):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.predictor = None  # engine.predict.Predictor
+        self.predictor: Predictor | None = None
         self._no_model_hint = "No model yet: press ctrl+t to train one on the editor text."
-        self._cache: tuple[str, list] | None = None  # (value, suggestions) of the last call
+        # The suggestions on screen, and the text they are for: accepting one uses them as shown.
+        self.shown: list[Suggestion] = []
+        self.shown_for: str | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("", id="ac-model")
-        yield TypingInput(placeholder="Type here…", id="typing",
-                    suggester=PredictorSuggester(self.ghost_for))
+        yield TypingInput(placeholder="Type here…", id="typing")
         yield Static("", id="ac-list")
 
     def on_mount(self) -> None:
-        self._show_list("")
+        self._show_list()
 
     @property
     def input(self) -> Input:
         return self.query_one("#typing", Input)
 
-    def set_predictor(self, predictor, description: str, hint: str | None = None) -> None:
+    def set_predictor(self, predictor: Predictor | None, description: str, hint: str | None = None) -> None:
         """Use `predictor` (None: no model, show `hint`) and redo the current suggestions."""
+        self.query_one("#ac-model", Static).update(description)
         if predictor is self.predictor and (predictor is not None or hint == self._no_model_hint):
-            self.query_one("#ac-model", Static).update(description)
             return  # same model: keep the suggestions (and the predictor's cache) as they are
         self.predictor = predictor
         if hint:
             self._no_model_hint = hint
-        self._cache = None
-        self.query_one("#ac-model", Static).update(description)
-        value = self.input.value
-        self._show_list(value)
-        # Refresh the ghost text too; the Input only asks its suggester when its value changes.
-        ghost = self.ghost_for(value) if value else None
-        self.input.post_message(SuggestionReady(value, ghost or value))
+        self._suggest(self.input.value)
 
-    def suggestions(self, value: str) -> list:
-        """Top suggestions for `value`; the ghost text and the list share one model call."""
+    def suggestions(self, value: str) -> list[Suggestion]:
+        """The top suggestions for `value` (one model call)."""
         if self.predictor is None:
             return []
-        if self._cache is None or self._cache[0] != value:
-            found = self.predictor.suggest(value, k=TOP_K + 3)
-            # A corpus with control characters teaches the model "words" like ESC: never offer
-            # them (they would be drawn raw, and typed into the box).
-            self._cache = (value, [s for s in found if not has_control(s.word)][:TOP_K])
-        return self._cache[1]
+        found = self.predictor.suggest(value, k=TOP_K + 3)
+        # A corpus with control characters teaches the model "words" like ESC: never offer
+        # them (they would be drawn raw, and typed into the box).
+        return [s for s in found if not has_control(s.word)][:TOP_K]
 
-    def ghost_for(self, value: str) -> str | None:
-        """The full text the Input shows greyed after the cursor: value + the top suggestion."""
-        found = self.suggestions(value)
-        if not found:
-            return None
-        top = found[0]
-        text = apply_suggestion(value, top.word, top.remainder, is_completing(value)).rstrip(" ")
-        return text if text.startswith(value) and len(text) > len(value) else None
+    @on(Input.Changed, "#typing")
+    def _typed(self, event: Input.Changed) -> None:
+        """Every keystroke: the suggestions once, for both the list and the ghost text."""
+        event.stop()
+        self._suggest(event.value)
 
-    def on_input_changed(self, event: Input.Changed) -> None:
-        self._show_list(event.value)
+    def _suggest(self, value: str) -> None:
+        self.shown, self.shown_for = self.suggestions(value), value
+        self._show_list()
+        ghost = ghost_text(value, self.shown) if value else None
+        self.input.post_message(SuggestionReady(value, ghost or value))
 
     def action_tab(self) -> None:
         """tab accepts the top suggestion; with none it does nothing: it never leaves the typing box,
@@ -150,21 +124,21 @@ class Autocomplete(Vertical):
 
     def action_accept(self, index: int) -> None:
         """Accept suggestion `index` (0 = top); SkipAction when there is none to accept."""
-        found = self.suggestions(self.input.value)
+        value = self.input.value
+        # A key can come before the Input.Changed of the text it follows (e.g. alt+2 right after tab).
+        found = self.shown if self.shown_for == value else self.suggestions(value)
         if index >= len(found) or not self.input.cursor_at_end:
             raise SkipAction()
-        choice = found[index]
-        value = self.input.value
-        self.input.value = apply_suggestion(value, choice.word, choice.remainder, is_completing(value))
+        self.input.value = engine.apply_suggestion(value, found[index])
         self.input.cursor_position = len(self.input.value)
         self.input.focus()
 
-    def _show_list(self, value: str) -> None:
+    def _show_list(self) -> None:
         view = self.query_one("#ac-list", Static)
         if self.predictor is None:
             view.update(Text(self._no_model_hint, style="italic"))
             return
-        found = self.suggestions(value)
+        found = self.shown
         if not found:
             view.update(Text("no suggestions for this word", style="dim italic"))
             return

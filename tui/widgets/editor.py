@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine import fingerprint, key, split_lines, tokenize
 from rich.segment import Segment
 from textual import work
 from textual.app import ComposeResult
@@ -36,7 +37,7 @@ class TextStats:
     words: int  # tokens, as the engine counts them (punctuation included)
     distinct: int  # distinct lowercased words
     lines: int  # non-empty lines
-    fingerprint: str  # engine.corpus.fingerprint of the text
+    fingerprint: str  # engine.fingerprint of the text
 
     @property
     def vocab_size(self) -> int:
@@ -45,13 +46,7 @@ class TextStats:
 
 
 def count_text(text: str) -> TextStats:
-    """Words, distinct words and lines of a text. Imports the engine (torch): call it off the UI thread."""
-    from tui.worker import import_engine
-
-    import_engine()
-    from engine.corpus import fingerprint
-    from engine.tokenizer import key, split_lines, tokenize
-
+    """Words, distinct words and lines of a text (a few seconds for 100 MB: call it off the UI thread)."""
     words, distinct, lines = 0, set(), 0
     for line in split_lines(text):
         if not line.strip():
@@ -118,24 +113,21 @@ class CorpusEditor(Vertical):
     path: reactive[str | None] = reactive(None)
     dirty: reactive[bool] = reactive(False)
 
+    @dataclass
     class StatsChanged(Message):
         """The text's word counts and fingerprint, recomputed a moment after each edit."""
 
-        def __init__(self, stats: TextStats) -> None:
-            super().__init__()
-            self.stats = stats
+        stats: TextStats
 
+    @dataclass
     class AutosaveWritten(Message):
         """An autosave attempt ended: `error` is None when it worked."""
 
-        def __init__(self, error: str | None) -> None:
-            super().__init__()
-            self.error = error
+        error: str | None
 
+    @dataclass
     class Saved(Message):
-        def __init__(self, path: str) -> None:
-            super().__init__()
-            self.path = path
+        path: str
 
     def __init__(self, autosave: AutosaveStore, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -195,10 +187,6 @@ class CorpusEditor(Vertical):
         if not wrap:
             self.notify("This text has very long lines (or is very big): it is shown without wrapping, "
                         "so that typing stays fast.", timeout=5)
-
-    @property
-    def soft_wrapped(self) -> bool:
-        return self.text_area.soft_wrap
 
     def on_text_area_changed(self, event: TextArea.Changed) -> None:
         event.stop()

@@ -3,9 +3,11 @@ training settings with a live parameter count, and what each cell has learned so
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from typing import Callable
 
+from engine import NGRAM, NGRAM_ORDER, ModelConfig, NextwordError, TrainConfig, check_fits, check_ngram_order
 from textual.app import ComposeResult
 from textual.containers import Grid, Vertical
 from textual.content import Content
@@ -13,15 +15,17 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import Input, Label, RadioButton, RadioSet, Static
 
+from tui.models import CellModel
 from tui.safe import plain
 
 CELL_NAMES = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU", "ngram": "n-gram"}
 CELL_KEYS = {"rnn": "F2", "lstm": "F3", "gru": "F4", "ngram": "F5"}
+TIME_BUDGET = 120.0  # the app's one change to the engine's defaults: ctrl+t never runs for hours
 
 
 @dataclass(frozen=True)
 class Field:
-    name: str  # the ModelConfig / TrainConfig field it sets
+    name: str  # the ModelConfig / TrainConfig field it sets ("order": the n-gram's)
     label: str
     parse: Callable[[str], object]
     default: str
@@ -40,46 +44,41 @@ def _whole(text: str) -> int:
         return int(value)
 
 
-# The engine's defaults (ModelConfig, TrainConfig), repeated here because importing the engine
-# loads torch (about a second) and the first frame must not wait; tests check they agree.
-# The one difference: the app gives training a time budget, so ctrl+t never runs for hours.
-MODEL_FIELDS = (
-    Field("emb", "emb", _whole, "256"),
-    Field("hidden", "hidden", _whole, "256"),
-    Field("layers", "layers", _whole, "1"),
-    Field("dropout", "dropout", float, "0.3"),
-)
-TRAIN_FIELDS = (
-    Field("epochs", "epochs", _whole, "40"),
-    Field("max_time", "time s", float, "120", optional=True),
-    Field("lr", "lr", float, "0.002"),
-    Field("batch_size", "batch", _whole, "20"),
-    Field("bptt", "bptt", _whole, "35"),
-)
-NGRAM_FIELDS = (Field("order", "order", _whole, "3"),)
+def _text(value: object) -> str:
+    return format(value, "g") if isinstance(value, float) else str(value)
+
+
+def _fields(config: type, labels: dict[str, str], **defaults: object) -> tuple[Field, ...]:
+    """Form fields for some of a config dataclass's fields: its own defaults (unless overridden
+    in `defaults`), parsed as its field types say."""
+    known = {f.name: f for f in fields(config)}
+    made = []
+    for name, label in labels.items():
+        default = defaults.get(name, known[name].default)
+        kinds = str(known[name].type).split(" | ")  # "int", "float | None" (annotations are text)
+        made.append(Field(name, label, _whole if kinds[0] == "int" else float, _text(default), "None" in kinds))
+    return tuple(made)
+
+
+MODEL_FIELDS = _fields(ModelConfig, {"emb": "emb", "hidden": "hidden", "layers": "layers", "dropout": "dropout"})
+TRAIN_FIELDS = _fields(TrainConfig, {"epochs": "epochs", "max_time": "time s", "lr": "lr", "batch_size": "batch",
+                                     "bptt": "bptt"}, max_time=TIME_BUDGET)
+NGRAM_FIELDS = (Field("order", "order", _whole, str(NGRAM_ORDER)),)
 ALL_FIELDS = MODEL_FIELDS + TRAIN_FIELDS + NGRAM_FIELDS
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Validated settings for one training run, as keyword arguments for the engine's configs."""
+    """Validated settings: a network's configs (its vocab_size the editor text's, as counted), or
+    the n-gram's order."""
 
     cell: str
-    model: dict = field(default_factory=dict)
-    train: dict = field(default_factory=dict)
+    model: ModelConfig | None = None
+    train: TrainConfig | None = None
+    order: int | None = None
 
 
-@dataclass(frozen=True)
-class CellModel:
-    """What the app knows about a cell's active model, for display."""
-
-    name: str
-    metrics: dict
-    current_corpus: bool  # trained on the text now in the editor
-    live: str = ""  # e.g. "training, epoch 3" while a run is going
-
-
-def format_metrics(metrics: dict) -> str:
+def format_metrics(metrics: Mapping[str, object]) -> str:
     """'ppl 85.3 · top-1 21% · top-3 35% · KSR 40%', with whatever of these is known."""
     parts = []
     ppl = metrics.get("valid_ppl")
@@ -97,13 +96,12 @@ class ModelPicker(Vertical, can_focus=False):
 
     cell: reactive[str] = reactive("lstm", init=False)
     vocab_size: reactive[int] = reactive(0, init=False)
-    engine_loaded: reactive[bool] = reactive(False, init=False)
 
+    @dataclass
     class CellSelected(Message):
-        def __init__(self, cell: str) -> None:
-            super().__init__()
-            self.cell = cell
+        cell: str
 
+    @dataclass
     class SettingsChanged(Message):
         """A setting was edited (valid or not: call settings() to find out)."""
 
@@ -114,7 +112,7 @@ class ModelPicker(Vertical, can_focus=False):
         self._raw = {cell: {f.name: f.default for f in ALL_FIELDS} for cell in cells}
         self._models: dict[str, CellModel] = {}
         self._loading_inputs = False
-        self._settings_ready = False
+        self.settings_ready = False  # the settings' inputs are mounted (just after the first frame)
 
     def compose(self) -> ComposeResult:
         with RadioSet(id="cells", compact=True):
@@ -139,7 +137,7 @@ class ModelPicker(Vertical, can_focus=False):
             widgets.append(Input(self._raw[self.cell][f.name], id=f"set-{f.name}", compact=True,
                                  classes=f"setting field-{f.name}"))
         await self.query_one("#settings", Grid).mount_all(widgets)
-        self._settings_ready = True
+        self.settings_ready = True
         self._show_fields()
         self.validate()
 
@@ -164,13 +162,13 @@ class ModelPicker(Vertical, can_focus=False):
         self.post_message(self.CellSelected(new))
 
     def _store_inputs(self, cell: str) -> None:
-        if not self._settings_ready:
+        if not self.settings_ready:
             return
         for f in ALL_FIELDS:
             self._raw[cell][f.name] = self.query_one(f"#set-{f.name}", Input).value
 
     def _load_inputs(self, cell: str) -> None:
-        if not self._settings_ready:
+        if not self.settings_ready:
             return
         self._loading_inputs = True
         try:
@@ -182,7 +180,7 @@ class ModelPicker(Vertical, can_focus=False):
     def _show_fields(self) -> None:
         """The n-gram model has one setting; the neural cells have the rest."""
         ngram = self.cell == "ngram"
-        if not self._settings_ready:
+        if not self.settings_ready:
             return
         for f in ALL_FIELDS:
             visible = (f in NGRAM_FIELDS) == ngram
@@ -230,14 +228,11 @@ class ModelPicker(Vertical, can_focus=False):
     def watch_vocab_size(self) -> None:
         self.validate()
 
-    def watch_engine_loaded(self) -> None:
-        self.validate()
-
     def validate(self) -> Settings | None:
         """Parse and check the current cell's settings; show the parameter count or the first
         problem. Returns the settings, or None if something is wrong."""
         label = self.query_one("#param-count", Static)
-        if not self._settings_ready:
+        if not self.settings_ready:
             return None
         try:
             settings = self._parse()
@@ -256,17 +251,16 @@ class ModelPicker(Vertical, can_focus=False):
         return self.validate()
 
     def _parse(self) -> Settings:
+        """The settings typed for the current cell, as the engine's configs (ValueError: the first
+        that is not a number, or that the engine refuses)."""
         values: dict[str, object] = {}
-        fields = NGRAM_FIELDS if self.cell == "ngram" else MODEL_FIELDS + TRAIN_FIELDS
+        ngram = self.cell == NGRAM
         problem = None
-        for f in fields:
+        for f in NGRAM_FIELDS if ngram else MODEL_FIELDS + TRAIN_FIELDS:
             widget = self.query_one(f"#set-{f.name}", Input)
             text = widget.value.strip()
             try:
-                if f.optional and text in ("", "-", "none", "off"):
-                    values[f.name] = None
-                else:
-                    values[f.name] = f.parse(text)
+                values[f.name] = None if f.optional and text in ("", "-", "none", "off") else f.parse(text)
                 widget.remove_class("-invalid")
             except ValueError:
                 widget.add_class("-invalid")
@@ -274,52 +268,40 @@ class ModelPicker(Vertical, can_focus=False):
                 problem = problem or f"{f.label}: '{text}' is not {kind}."
         if problem:
             raise ValueError(problem)
-        model = {f.name: values[f.name] for f in fields if f in MODEL_FIELDS}
-        train = {f.name: values[f.name] for f in fields if f in TRAIN_FIELDS}
-        if self.cell == "ngram":
-            model = {"order": values["order"]}
-        else:
+        try:
+            if ngram:
+                return Settings(self.cell, order=check_ngram_order(values["order"]))
+            model = {f.name: values[f.name] for f in MODEL_FIELDS}
             # Tie the input and output embeddings whenever the shapes allow (fewer parameters,
             # usually better); untie rather than refuse when emb and hidden differ.
-            model["tied"] = model["emb"] == model["hidden"]
-        return Settings(cell=self.cell, model=model, train=train)
-
-    @staticmethod
-    def _summary(settings: Settings) -> str:
-        if settings.cell == "ngram":
-            return f"order {settings.model['order']} · F7 edits"
-        m, t = settings.model, settings.train
-        budget = f" · {t['max_time']:g} s" if t.get("max_time") else ""
-        return (f"emb {m['emb']} · hidden {m['hidden']} · {m['layers']} layer"
-                f"{'s' if m['layers'] != 1 else ''} · {t['epochs']} epochs{budget} · F7 edits")
-
-    def _check(self, settings: Settings) -> str:
-        """Validate with the engine's own rules once it is loaded; return the summary line."""
-        if self.cell == "ngram":
-            order = settings.model["order"]
-            if not 1 <= order <= 6:
-                raise ValueError(f"order must be from 1 to 6 (got {order}).")
-            return f"{order}-gram: built from the editor text"
-        if not self.engine_loaded:
-            return "parameters: loading the engine…"
-        from engine.errors import NextwordError
-        from engine.model import ModelConfig
-        from engine.train import TrainConfig
-
-        vocab = max(self.vocab_size, 3)
-        from engine.model import check_fits
-
-        try:
-            config = ModelConfig(cell=self.cell, vocab_size=vocab, **settings.model)
+            config = ModelConfig(cell=self.cell, vocab_size=max(self.vocab_size, 3),
+                                 tied=model["emb"] == model["hidden"], **model)
+            train = TrainConfig(**{f.name: values[f.name] for f in TRAIN_FIELDS})
             config.validate()
-            train = TrainConfig(**settings.train)
             train.validate()
             # The memory estimate, before ctrl+t rather than after: train() would refuse too.
             check_fits(config, train.batch_size, train.bptt)
         except NextwordError as exc:
             raise ValueError(str(exc)) from None
+        return Settings(self.cell, model=config, train=train)
+
+    @staticmethod
+    def _summary(settings: Settings) -> str:
+        if settings.model is None or settings.train is None:
+            return f"order {settings.order} · F7 edits"
+        m, t = settings.model, settings.train
+        budget = f" · {t.max_time:g} s" if t.max_time else ""
+        return (f"emb {m.emb} · hidden {m.hidden} · {m.layers} layer"
+                f"{'s' if m.layers != 1 else ''} · {t.epochs} epochs{budget} · F7 edits")
+
+    @staticmethod
+    def _check(settings: Settings) -> str:
+        """The line under the settings: the parameter count, or what the n-gram is."""
+        if settings.model is None:
+            return f"{settings.order}-gram: built from the editor text"
+        config = settings.model
         tied = " · tied" if config.tied else ""
-        return f"{format_count(config.param_count())} params · vocab ≈{vocab:,}{tied}"
+        return f"{format_count(config.param_count())} params · vocab ≈{config.vocab_size:,}{tied}"
 
 
 def _is_number(text: str) -> bool:
