@@ -74,31 +74,40 @@ class Cache:
 
 
 class PhraseCache:
-    """What followed each word in the typed text: P(w | previous word), Witten-Bell smoothed
-    towards the word cache, so a phrase the user repeats ("I need to ...") is offered again."""
+    """What followed the last one and two words in the typed text: P(w | previous words),
+    Witten-Bell smoothed from two words to one to the word cache, so a phrase the user repeats
+    ("I need to ...") is offered again."""
 
     def __init__(self) -> None:
-        self.follow: dict[int, dict[int, float]] = {}
+        self.follow: dict[tuple[int, ...], dict[int, float]] = {}
 
-    def add(self, previous: int, word: int) -> None:
-        row = self.follow.setdefault(previous, {})
-        row[word] = row.get(word, 0.0) + 1.0
+    def add(self, history: tuple[int, int], word: int) -> None:
+        for context in (history[-1:], history):
+            row = self.follow.setdefault(context, {})
+            row[word] = row.get(word, 0.0) + 1.0
 
     def drop(self, word: int) -> None:
-        self.follow.pop(word, None)
+        for context in [c for c in self.follow if word in c]:
+            del self.follow[context]
         for row in self.follow.values():
             row.pop(word, None)
 
-    def probs(self, previous: int, backoff: np.ndarray) -> np.ndarray:
-        row = self.follow.get(previous)
-        if not row:
-            return backoff
-        total, kinds = sum(row.values()), len(row)
-        out = backoff * (kinds / (total + kinds))
-        ids = np.fromiter(row.keys(), dtype=np.int64, count=kinds)
-        ids_ok = ids < out.size
-        out[ids[ids_ok]] += np.fromiter(row.values(), dtype=np.float64, count=kinds)[ids_ok] / (total + kinds)
+    def probs(self, history: tuple[int, int], backoff: np.ndarray) -> np.ndarray:
+        out = backoff
+        for context in (history[-1:], history):
+            row = self.follow.get(context)
+            if row:
+                out = _witten_bell(row, out)
         return out
+
+
+def _witten_bell(row: dict[int, float], lower: np.ndarray) -> np.ndarray:
+    total, kinds = sum(row.values()), len(row)
+    out = lower * (kinds / (total + kinds))
+    ids = np.fromiter(row.keys(), dtype=np.int64, count=kinds)
+    inside = ids < out.size
+    out[ids[inside]] += np.fromiter(row.values(), dtype=np.float64, count=kinds)[inside] / (total + kinds)
+    return out
 
 
 class Learner:
@@ -112,15 +121,15 @@ class Learner:
         self.open = OpenVocab(vocab, lexicon)
         self.cache = Cache(len(self.open), self.config.cache_decay)
         self.phrases = PhraseCache()
-        self.previous = EOS_ID  # the open id of the last typed token (<eos> at a line start)
+        self.previous = (EOS_ID, EOS_ID)  # open ids of the last two typed tokens (<eos> at a line start)
         self.history: list[str] = []  # typed tokens, <eos> at line ends
         self.paused = False
         self.version = 0  # changes whenever what is learned changes (callers recompute then)
 
     def distribution(self, p_net: np.ndarray, p_ngram: np.ndarray | None = None,
-                     previous: int | None = None) -> np.ndarray:
+                     previous: tuple[int, int] | None = None) -> np.ndarray:
         """float64 [open size]: the blended next-word probabilities (<unk> is 0, never offered).
-        `previous`: the open id of the token before (default: the last one typed)."""
+        `previous`: the open ids of the two tokens before (default: the last two typed)."""
         w = self.weights
         previous = self.previous if previous is None else previous
         share = self.open.oov_share()
@@ -164,14 +173,14 @@ class Learner:
         self.history.append(token)
         self.version += 1
         if token == EOS:
-            self.previous = EOS_ID
+            self.previous = (EOS_ID, EOS_ID)
             return None
         self.lexicon.add_typed(token)
         open_id = self.open.add(token)
         self.open.count_typed(open_id)
         self.cache.add(open_id)
         self.phrases.add(self.previous, open_id)
-        self.previous = open_id
+        self.previous = (self.previous[1], open_id)
         return open_id
 
     def restore(self, history: list[str], typed: dict[str, int], display: dict[str, str],
@@ -184,16 +193,16 @@ class Learner:
             self.lexicon.typed_counts[self.lexicon.key(form)] = count
             self.open.count_typed(self.open.add(form), count)
         self.history = list(history[-HISTORY_LIMIT:])
-        previous = EOS_ID
+        previous = (EOS_ID, EOS_ID)
         for n, token in enumerate(self.history):
             open_id = self.open.id(token) if token != EOS else None
             if open_id is None:
-                previous = EOS_ID
+                previous = (EOS_ID, EOS_ID)
                 continue
             self.phrases.add(previous, open_id)
             if n >= len(self.history) - cache_replay:
                 self.cache.add(open_id)
-            previous = open_id
+            previous = (previous[1], open_id)
         self.previous = previous
         self.version += 1
 
@@ -224,7 +233,7 @@ class Learner:
         self.history.clear()
         self.cache = Cache(len(self.open), self.config.cache_decay)
         self.phrases = PhraseCache()
-        self.previous = EOS_ID
+        self.previous = (EOS_ID, EOS_ID)
         self.version += 1
 
 

@@ -97,14 +97,14 @@ class AdaptivePredictor:
         tokens = context_tokens(tail[-2 * MAX_WORD_CHARS :])
         return starts_sentence(tokens[-1] if tokens else None)
 
-    def _previous(self, context: str) -> int:
-        """The open id of the context's last token (<eos> at a line start or for an unknown word)."""
-        tail = context[-2 * MAX_WORD_CHARS :]
-        if not tail.strip(" \t") or tail.rstrip(" \t")[-1:] in "\r\n":
-            return EOS_ID
-        tokens = context_tokens(tail)
-        found = self.learner.open.id(tokens[-1]) if tokens else None
-        return EOS_ID if found is None else found
+    def _previous(self, context: str) -> tuple[int, int]:
+        """Open ids of the context's last two tokens (<eos> before a line start or an unknown word)."""
+        tail = context[-4 * MAX_WORD_CHARS :]
+        lines = tail.replace("\r", "\n").split("\n")
+        tokens = context_tokens(lines[-1])[-2:]  # the open line: a line end starts afresh
+        ids = [self.learner.open.id(t) for t in tokens]
+        ids = [EOS_ID if i is None else i for i in ids]
+        return tuple(([EOS_ID, EOS_ID] + ids)[-2:])
 
     def learn(self, text: str) -> int:
         """Learn the tokens finished in `text` that were not learned yet (a word still being typed

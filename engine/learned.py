@@ -1,4 +1,6 @@
-"""What typing taught a model, on disk beside it: `<model folder>.learned/`.
+"""What typing taught a model, on disk with it: `<model folder>/learned/` (inside the folder, so a
+rename, an export or the trash carries it along, and a model saved anew under the same name starts
+with none: its learning belongs to the old weights).
 
     learned.json          strict JSON: schema, the vocabulary's checksum, paused, typed history,
                           typed counts, new words' written forms, the learning settings, and the
@@ -40,8 +42,7 @@ class LearnedStateError(ModelFileError):
 
 
 def learned_dir(model_dir: str | os.PathLike) -> Path:
-    p = Path(model_dir)
-    return p.with_name(p.name + ".learned")
+    return Path(model_dir) / "learned"
 
 
 def vocab_checksum(vocab: Vocab) -> str:

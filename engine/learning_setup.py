@@ -9,7 +9,7 @@
   the saved network has learned from all of the text too (measured against retraining on all of
   it; see /work/team/README_learning.md).
 
-On disk, beside the model (`<model>.learned/`, engine/learned.py): `corpus.json` (lexicon and
+On disk, in the model's folder (`<model>/learned/`, engine/learned.py): `corpus.json` (lexicon and
 blend, strict JSON) and `corpus_ids.safetensors`.
 """
 

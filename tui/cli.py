@@ -103,6 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--model", required=True, metavar="NAME_OR_PATH")
     evaluate.add_argument("--json", action="store_true")
     evaluate.add_argument("--no-ksr", action="store_true", help="skip keystroke savings (faster)")
+    evaluate.add_argument("--static", action="store_true",
+                          help="the network alone, its vocabulary only, no learning while typing "
+                               "(default: type the text in order, learning as the app does)")
     evaluate.add_argument("corpus")
     evaluate.set_defaults(run=cmd_eval)
 
@@ -176,7 +179,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     with stop.on_signals():
         trained = train(corpus, model_config, train_config, on_event=reporter, should_stop=stop, resume=resume)
     reporter.close()
+    # Fit the blend on the held-out part, then the final pass over it; the setup goes beside the model.
+    from engine import learn_after_training, load_text, save_setup
+
+    print("Fitting the blend on the held-out text, then learning from it too...", file=log)
+    trained, setup = learn_after_training(trained, corpus, load_text(args.corpus))
     path = save_model(trained, name)
+    save_setup(path, setup, trained.vocab)
     metrics = trained.metrics
     if args.json:
         print(json.dumps({"name": name, "path": str(path), "cell": args.cell, **metrics}))
@@ -209,14 +218,29 @@ def cmd_predict(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from engine import evaluate, load_model, load_text
 
+    from engine import adaptive_evaluate, resolve_model
+
     trained = load_model(args.model)
-    result = evaluate(trained.language_model(), load_text(args.corpus), ksr=not args.no_ksr)
+    text = load_text(args.corpus)
+    static = evaluate(trained.language_model(), text, ksr=not args.no_ksr)
+    # The default types the text in order with the learning the app does (every word of the corpus,
+    # the n-gram mixture, the cache, the online update); --static is the network alone.
+    adaptive, blend, note = (None, "", "") if args.static else adaptive_evaluate(
+        trained, resolve_model(args.model), text, ksr=not args.no_ksr)
+    if note:
+        print(note, file=sys.stderr)
+    shown = adaptive or static
     if args.json:
-        print(json.dumps(result.to_json()))
-    else:
+        both = {"static": static.to_json(), **({"adaptive": adaptive.to_json(), "blend": blend} if adaptive else {})}
+        print(json.dumps({**shown.to_json(), "kind": "adaptive" if adaptive else "static", **both}))
+        return 0
+    for kind, result in (("adaptive", adaptive), ("static", static)):
+        if result is None:
+            continue
         ksr = "n/a" if result.ksr is None else f"{result.ksr:.1%}"
+        label = f"adaptive ({blend}, learning while typing)" if kind == "adaptive" else "static (network alone)"
         print(
-            f"perplexity {result.perplexity:.2f}  top-1 {result.top1:.1%}  top-3 {result.top3:.1%}  "
+            f"{label}: perplexity {result.perplexity:.2f}  top-1 {result.top1:.1%}  top-3 {result.top3:.1%}  "
             f"top-5 {result.top5:.1%}  KSR {ksr}  ({result.tokens:,} tokens)"
         )
     return 0
