@@ -14,21 +14,10 @@ loads and serves on a CPU-only machine, and the reverse.
 
 from __future__ import annotations
 
-import re
-
 import torch
 
+from engine.config import check_device as check_device_name
 from engine.errors import ConfigError
-
-DEVICE_FORMS = "auto, cpu, cuda or cuda:N"
-_CUDA_INDEX = re.compile(r"cuda:(\d{1,3})")
-
-
-def check_device_name(name: object) -> str:
-    """`name` if it is a device this program understands (not whether it is present), else ConfigError."""
-    if name in ("auto", "cpu", "cuda") or (isinstance(name, str) and _CUDA_INDEX.fullmatch(name)):
-        return name
-    raise ConfigError(f"device must be {DEVICE_FORMS} (got {name!r}).")
 
 
 def pick_device(name: str = "auto", local_rank: int | None = None) -> torch.device:
@@ -60,7 +49,7 @@ def configure(device: torch.device) -> None:
         torch.backends.cudnn.allow_tf32 = True
 
 
-def describe(device: torch.device, dtype: torch.dtype | None = None) -> str:
+def describe_device(device: torch.device, dtype: torch.dtype | None = None) -> str:
     """What the log and --json say about the device, e.g. "cuda:0 (NVIDIA H200, bf16)"."""
     if device.type == "cuda":
         index = device.index if device.index is not None else torch.cuda.current_device()

@@ -43,7 +43,7 @@ TORCHRUN_HINT = "torchrun --nproc-per-node N -m engine.distributed CORPUS ..."
 
 
 @dataclass(frozen=True)
-class Context:
+class DistContext:
     """Where this process stands in the run: rank, world size, and its device."""
 
     rank: int = 0
@@ -65,7 +65,7 @@ def under_torchrun() -> bool:
     return all(name in os.environ for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"))
 
 
-def init(device_name: str = "auto") -> Context:
+def init_distributed(device_name: str = "auto") -> DistContext:
     """Join the run torchrun started: the device (GPU LOCAL_RANK under "auto"/"cuda"), then the
     process group, NCCL for GPUs and gloo for CPUs. ConfigError outside torchrun."""
     if not under_torchrun():
@@ -82,22 +82,27 @@ def init(device_name: str = "auto") -> Context:
     return context()
 
 
-def context() -> Context:
+def context() -> DistContext:
     """This process's place in the run; rank 0 of 1 when no process group is set up."""
     if not dist.is_available() or not dist.is_initialized():
-        return Context()
+        return DistContext()
     cuda = dist.get_backend() == "nccl"  # init() made the rank's GPU the current one
     device = torch.device("cuda", torch.cuda.current_device()) if cuda else torch.device("cpu")
-    return Context(dist.get_rank(), dist.get_world_size(), device)
+    return DistContext(dist.get_rank(), dist.get_world_size(), device)
 
 
-def finish() -> None:
-    """Leave the process group (at the end of the run, on every rank)."""
-    if dist.is_available() and dist.is_initialized():
+def finish_distributed(ctx: DistContext | None = None) -> None:
+    """At the end of the run, on every rank: wait for the others (rank 0 has saved once it is
+    here), then leave the process group."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    try:
+        barrier(ctx or context())
+    finally:
         dist.destroy_process_group()
 
 
-def wrap(model: nn.Module, ctx: Context) -> nn.Module:
+def wrap(model: nn.Module, ctx: DistContext) -> nn.Module:
     """The module to call for training steps: DDP around `model` in a distributed run (its
     backward all-reduces the gradients, bucketed and overlapped), `model` itself otherwise."""
     if not ctx.active:
@@ -106,7 +111,7 @@ def wrap(model: nn.Module, ctx: Context) -> nn.Module:
     return nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
 
 
-def agree_stop(reason: str | None, ctx: Context) -> str | None:
+def agree_stop(reason: str | None, ctx: DistContext) -> str | None:
     """The stop reason of whichever rank has the strongest one, the same on every rank."""
     if not ctx.active:
         return reason
@@ -116,7 +121,7 @@ def agree_stop(reason: str | None, ctx: Context) -> str | None:
     return STOP_CODES[int(code.item())]
 
 
-def mean_loss(loss: torch.Tensor, ctx: Context) -> torch.Tensor:
+def mean_loss(loss: torch.Tensor, ctx: DistContext) -> torch.Tensor:
     """The mean of the ranks' losses: the single-process loss of the global batch (each rank's is
     the mean over as many targets), and non-finite on every rank when it is on any."""
     if not ctx.active:
@@ -127,7 +132,7 @@ def mean_loss(loss: torch.Tensor, ctx: Context) -> torch.Tensor:
     return total / ctx.world
 
 
-def from_main(value: float | None, ctx: Context) -> float:
+def from_main(value: float | None, ctx: DistContext) -> float:
     """Rank 0's `value` (for example its validation loss) on every rank."""
     if not ctx.active:
         return float(value)
@@ -137,7 +142,7 @@ def from_main(value: float | None, ctx: Context) -> float:
     return float(box[0])
 
 
-def barrier(ctx: Context) -> None:
+def barrier(ctx: DistContext) -> None:
     """Wait for every rank (rank 0 has saved the model once it is past this)."""
     if ctx.active:
         with peers_guard():

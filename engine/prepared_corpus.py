@@ -2,7 +2,7 @@
 memory map of tokens.bin, so a corpus larger than memory trains in bounded memory and each rank
 touches only the pages of its own streams (engine/batches.py).
 
-Everything is checked before use (strict JSON, the format and schema, types, checksums of the
+Importing this module does not load torch (`load_prepared` does). Everything is checked before use (strict JSON, the format and schema, types, checksums of the
 small files, the token file's size); a damaged or foreign folder gives a CorpusError that says
 to prepare it again.
 """
@@ -14,14 +14,17 @@ import json
 import os
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
 
 from engine.config import DataConfig
-from engine.corpus import Corpus, CorpusStats
 from engine.errors import ConfigError, CorpusError, ModelFileError
 from engine.prepared import FORMAT, META, SCHEMA, TOKENS, VALID_TEXT, VOCAB_FILE
 from engine.vocab import Vocab
+
+if TYPE_CHECKING:
+    from engine.corpus import Corpus
 
 _INTS = ("vocab_size", "tokens", "train_tokens", "lines", "words")
 
@@ -32,10 +35,20 @@ def is_prepared(path: str | os.PathLike) -> bool:
     return p.is_dir() and (p / META).is_file()
 
 
-def load_prepared(folder: str | os.PathLike, config: DataConfig | None = None) -> Corpus:
+def prepared_summary(folder: str | os.PathLike) -> dict:
+    """The figures of a prepared folder (tokens, dtype, vocabulary, split, lines, words), checked."""
+    meta = _read_meta(Path(folder))
+    return {k: meta[k] for k in ("tokens", "dtype", "vocab_size", "train_tokens", "valid_is_train", "lines", "words")}
+
+
+def load_prepared(folder: str | os.PathLike, config: DataConfig | None = None) -> "Corpus":
     """The prepared corpus in `folder` as a Corpus: `train_ids` memory-mapped (uint16/uint32),
     `valid_ids` int32 in memory (validation reads all of it every epoch), `valid_text` the start
     of the validation text. `config`, if given, must be the one it was prepared with."""
+    import torch  # here, not at the top: is_prepared and prepared_summary stay torch-free
+
+    from engine.corpus import Corpus, CorpusStats
+
     p = Path(folder)
     meta = _read_meta(p)
     stored = _data_config(meta, p)

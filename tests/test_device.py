@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from engine import ConfigError, Corpus, ModelConfig, Predictor, TrainConfig, load_model, save_model, train
-from engine.device import check_device_name, describe, pick_device
+from engine.device import check_device_name, describe_device, pick_device
 
 from conftest import TINY_MODEL, TINY_TEXT
 
@@ -29,7 +29,7 @@ def test_device_names():
 def test_cpu_is_always_there_and_auto_follows_cuda():
     assert pick_device("cpu") == torch.device("cpu")
     assert pick_device("auto").type == ("cuda" if CUDA else "cpu")
-    assert describe(torch.device("cpu"), torch.float32).startswith("cpu (")
+    assert describe_device(torch.device("cpu"), torch.float32).startswith("cpu (")
 
 
 @pytest.mark.skipif(CUDA, reason="this machine has a GPU")
