@@ -43,7 +43,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "engine.config": (
         "CELLS", "DEVICES", "KINDS", "LABELS", "LIMITS", "MAX_PARAMS", "NGRAM", "NGRAM_MAX_ORDER",
         "NGRAM_ORDER", "OPTIMIZERS", "DataConfig", "ModelConfig", "TrainConfig", "available_memory",
-        "check_fits", "check_ngram_order", "parameter_shapes",
+        "check_fits", "check_ngram_order", "parameter_shapes", "parse_setting",
     ),
     "engine.errors": (
         "ConfigError", "CorpusError", "LoadCancelled", "ModelFileError", "NextwordError", "TrainingError",
@@ -83,11 +83,6 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "engine.learned": ("LearnedStateError", "learned_dir", "load_learned", "save_learned"),
     "engine.learning_setup": ("LearningSetup", "adaptive_evaluate", "learn_after_training", "load_setup",
                               "save_setup"),
-    # corpora larger than memory, devices, several processes (issue 13); prepared* load no torch
-    "engine.prepared": ("default_out", "prepare"),
-    "engine.prepared_corpus": ("is_prepared", "load_prepared", "prepared_summary"),
-    "engine.device": ("describe_device", "pick_device"),
-    "engine.distributed": ("DistContext", "finish_distributed", "init_distributed", "under_torchrun"),
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_WHERE)
@@ -127,6 +122,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; tests/test_import_hygiene.
         check_fits,
         check_ngram_order,
         parameter_shapes,
+        parse_setting,
     )
     from engine.corpus import Corpus, CorpusStats
     from engine.errors import (

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 from engine.errors import ConfigError
 from engine.formatting import format_bytes
@@ -23,7 +23,7 @@ GATES = {"rnn": 1, "lstm": 4, "gru": 3}  # weight blocks per layer in PyTorch's 
 LIMITS = {"vocab_size": 2_000_000, "emb": 8192, "hidden": 8192, "layers": 8}
 MAX_PARAMS = 500_000_000
 OPTIMIZERS = ("adam", "adamw")
-DEVICES = ("auto", "cpu", "cuda")  # and "cuda:N" for the GPU N (check_device)
+DEVICES = ("auto", "cpu", "cuda")
 NGRAM = "ngram"  # the n-gram baseline, the kind of model beside the three cells
 NGRAM_ORDER = 3  # its default order
 NGRAM_MAX_ORDER = 9
@@ -43,15 +43,6 @@ def _number(owner: object, name: str, low: float, high: float, low_open: bool = 
     if not ok or value > high or value < low or (low_open and value == low):
         bound = f"above {low}" if low_open else f"at least {low}"
         raise ConfigError(f"{name} must be a number {bound} and at most {high} (got {value!r}).")
-
-
-def check_device(name: object) -> str:
-    """`name` if it names a device: auto, cpu, cuda or cuda:N (not whether it is present here:
-    engine.device.pick_device says that); else a ConfigError."""
-    if name in DEVICES or (isinstance(name, str) and name.startswith("cuda:") and name[5:].isdigit()
-                           and len(name) <= 8 and name[5:].isascii()):
-        return name
-    raise ConfigError(f"device must be auto, cpu, cuda or cuda:N (got {name!r}).")
 
 
 @dataclass(frozen=True)
@@ -181,7 +172,8 @@ class TrainConfig:
             _whole(self, "threads", 1, 1024)
         if self.optimizer not in OPTIMIZERS:
             raise ConfigError(f"optimizer must be one of {', '.join(OPTIMIZERS)} (got {self.optimizer!r}).")
-        check_device(self.device)
+        if self.device not in DEVICES:
+            raise ConfigError(f"device must be auto, cpu or cuda (got {self.device!r}).")
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -214,3 +206,34 @@ def check_ngram_order(order: object) -> int:
     if isinstance(order, bool) or not isinstance(order, int) or not 1 <= order <= NGRAM_MAX_ORDER:
         raise ConfigError(f"The n-gram order must be a whole number from 1 to {NGRAM_MAX_ORDER} (got {order!r}).")
     return order
+
+
+def parse_setting(config: type, name: str, text: str) -> object:
+    """A setting of `config` (ModelConfig, TrainConfig, DataConfig) typed as text, in its field's
+    type: the one reading of what a user types, for the CLI's flags and the app's settings form.
+
+    Whole numbers: "1000", "1,000", "1_000" and "1e3" (but not "1.5"); numbers: any float text;
+    an optional setting ("int | None") is None for "", "-", "none" or "off". Ranges are checked by
+    the config's validate(), not here. ConfigError: "'abc' is not a whole number." (the caller
+    names the setting as its user knows it: a flag, a form label).
+    """
+    kinds = {f.name: str(f.type).split(" | ") for f in fields(config)}[name]  # "int", "float | None"
+    text = text.strip()
+    if "None" in kinds and text.lower() in ("", "-", "none", "off"):
+        return None
+    digits = text.replace(",", "").replace("_", "")
+    try:
+        if kinds[0] == "int":
+            try:
+                return int(digits)
+            except ValueError:
+                value = float(digits)  # "1e3"; ValueError if not a number at all
+                if not value.is_integer():  # also refuses nan and inf
+                    raise
+                return int(value)
+        if kinds[0] == "float":
+            return float(digits)
+    except ValueError:
+        kind = "a whole number" if kinds[0] == "int" else "a number"
+        raise ConfigError(f"'{text}' is not {kind}.") from None
+    return text

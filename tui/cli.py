@@ -1,136 +1,285 @@
-"""The `nextword-tui` command: no subcommand opens the app; train / predict / eval / models work headless.
+"""The `nextword-tui` command: `nextword-tui [FILE]` opens the app; train / predict / continue /
+eval / models / compare work headless.
 
-Errors a user can cause print one line on stderr and exit with status 2, never a traceback.
-The engine (and so PyTorch) is imported only by the subcommands that need it.
+Conventions, kept here once for every command:
+* an error a user can cause (a bad file, a bad value, a missing model) is one line on stderr and
+  exit status 2, never a traceback nor a usage block;
+* the output going away is one line and status 1 (a full disk, /dev/full, an encoding that cannot
+  show a word), or 141 when the reader of a pipe stopped early (`| head`): the status a shell gives
+  a program killed by SIGPIPE, which is what tools written in C do;
+* Ctrl-C is 130; the app exits 143 after SIGTERM, 129 after SIGHUP, 1 after a crash.
+The engine (and so PyTorch) is imported only by the subcommands that need it: `--help` is quick.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
+import difflib
 import json
 import math
-import signal
+import os
 import sys
 import time
+from dataclasses import fields
 from typing import Sequence
 
-SUBCOMMANDS = ("train", "predict", "eval", "models", "compare")
-EXIT_USAGE = 2
+from tui.cli_progress import CancelFlag, LoadReporter, Reporter, StopFlag
+
+SUBCOMMANDS = ("train", "prepare", "predict", "continue", "eval", "models", "compare")
+EXIT_USAGE, EXIT_OUTPUT, EXIT_PIPE, EXIT_INTERRUPTED = 2, 1, 141, 130
+DESCRIPTION = """\
+Train RNN / LSTM / GRU next-word predictors on your text, and type with their suggestions.
+
+  nextword-tui [FILE]     open the app on FILE (a corpus to edit and train on; a new file is
+                          created when saved); without FILE, the last one, or a sample
+  nextword-tui --serve    serve the app to a web browser instead
+  nextword-tui COMMAND    work headless: the commands below (COMMAND --help for each)
+
+A FILE named like a command, or a new file without a '.' in its name, needs a path: ./notes
+"""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help"):
-        return open_app(argv)
-    args = build_parser().parse_args(argv)
-    from engine.errors import NextwordError
+    """The entry point: every error ends here as one line and an exit status (see the module)."""
+    from engine import NextwordError
 
     try:
-        return args.run(args)
+        code = dispatch(list(sys.argv[1:] if argv is None else argv))
+        sys.stdout.flush()  # a full disk shows here, not at exit after main has returned
+        return code
     except NextwordError as exc:
         return fail(str(exc))
     except KeyboardInterrupt:
-        print("Interrupted.", file=sys.stderr)
-        return 130
+        _say("Interrupted.")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        _drop_stdout()
+        _say("nextword-tui: the output was closed before it was all written (broken pipe).")
+        return EXIT_PIPE
+    except UnicodeEncodeError as exc:
+        _drop_stdout()
+        encoding = getattr(sys.stdout, "encoding", None) or "?"
+        return fail(f"the output's encoding ({encoding}) cannot show {exc.object[exc.start:exc.end]!r}: "
+                    "set PYTHONIOENCODING=utf-8 (or use --json).", EXIT_OUTPUT)
+    except OSError as exc:
+        _drop_stdout()
+        what = f"could not use {exc.filename}" if exc.filename else "could not write the output"
+        return fail(f"{what}: {exc.strerror or exc}.", EXIT_OUTPUT)
 
 
-def fail(message: str) -> int:
-    """One line on stderr, exit status 2. The message may quote a path or the user's text: its
-    control characters (a newline, an escape sequence) are shown, not obeyed."""
+def dispatch(argv: list[str]) -> int:
+    if argv[:1] in (["--version"], ["-V"]):
+        print(f"nextword-tui {version()}")
+        return 0
+    if not argv or argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help"):
+        return open_app(argv)
+    args = build_parser().parse_args(argv)
+    return args.run(args)
+
+
+def fail(message: str, status: int = EXIT_USAGE) -> int:
+    """One line on stderr. The message may quote a path or the user's text: its control
+    characters (a newline, an escape sequence) are shown, not obeyed."""
     from tui.safe import printable
 
-    print(f"nextword-tui: error: {printable(message)}", file=sys.stderr)
-    return EXIT_USAGE
+    _say(f"nextword-tui: error: {printable(message)}")
+    return status
+
+
+def _say(line: str) -> None:
+    try:
+        print(line, file=sys.stderr, flush=True)
+    except (OSError, ValueError):
+        pass  # stderr is gone too: the exit status is all that is left
+
+
+def _drop_stdout() -> None:
+    """Send what is still buffered for stdout to /dev/null, so that Python's own flush at exit
+    does not fail again (and print "Exception ignored")."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def version() -> str:
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("nextword-tui")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with a usage error as one line that says where the help is (not a usage block)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> None:
+        from tui.safe import printable
+
+        _say(f"{self.prog}: error: {printable(message)} (see: {self.prog} --help)")
+        raise SystemExit(EXIT_USAGE)
 
 
 def open_app(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="nextword-tui", description="Open the app (optionally with a corpus file).")
-    parser.add_argument("corpus", nargs="?", help="text file to open in the corpus editor")
+    parser = Parser(prog="nextword-tui", description=DESCRIPTION)
+    parser.add_argument("corpus", nargs="?", metavar="FILE", help="text file to open in the corpus editor "
+                        "(default: the last one, or the sample)")
     parser.add_argument("--serve", action="store_true", help="serve the app to a web browser (textual-serve) "
                         "instead of opening it here; one app per browser tab")
     parser.add_argument("--host", default="127.0.0.1", help="with --serve: the address to listen on "
                         "(default: %(default)s, this machine only)")
     parser.add_argument("--port", type=int, default=8000, help="with --serve: the port (default: %(default)s)")
+    parser.add_argument("-V", "--version", action="store_true", help="print the version and exit")
     args = parser.parse_args(argv)
+    if args.corpus is not None and looks_like_a_command(args.corpus):
+        close = difflib.get_close_matches(args.corpus, SUBCOMMANDS, n=1, cutoff=0.5)
+        hint = f"did you mean '{close[0]}'?" if close else f"commands: {', '.join(SUBCOMMANDS)}"
+        return fail(f"unknown command '{args.corpus}' ({hint}); to open a new file of that name: "
+                    f"nextword-tui ./{args.corpus}")
     if args.serve:
         from tui.serve import serve
 
         return serve(args.corpus, host=args.host, port=args.port)
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        return fail("the app needs a terminal, and stdin or stdout is not one; from a script, use a "
+                    f"command ({', '.join(SUBCOMMANDS)}: nextword-tui --help).")
     from tui.app import run_app
 
     return run_app(args.corpus)
 
 
+def looks_like_a_command(name: str) -> bool:
+    """A bare word that is no file here (no '.', no '/'): more likely a mistyped command than a
+    new corpus. `./name` opens a new file of that name all the same."""
+    return not os.path.lexists(name) and os.sep not in name and "/" not in name and "." not in name
+
+
+def setting(parser: argparse.ArgumentParser, flag: str, config: type, name: str, help: str,
+            metavar: str | None = None, default: object = None) -> None:
+    """A flag for a setting of an engine config: parsed by engine.parse_setting (as the app's
+    settings form parses it), its default shown from the config itself (or `default`)."""
+    from engine import parse_setting
+
+    def parse(text: str) -> object:
+        from engine import ConfigError
+
+        try:
+            return parse_setting(config, name, text)
+        except ConfigError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    parse.__name__ = name  # argparse names the type in some messages
+    shown = default if default is not None else {f.name: f.default for f in fields(config)}[name]
+    shown = "none" if shown is None else shown
+    parser.add_argument(flag, type=parse, metavar=metavar or name.upper(), help=f"{help} (default: {shown})")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="nextword-tui",
-        description="Train RNN / LSTM / GRU next-word predictors on your text. Without a subcommand, opens the app.",
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
+    from engine import CELLS, DataConfig, ModelConfig, TrainConfig
+
+    parser = Parser(prog="nextword-tui", description=DESCRIPTION)
+    parser.add_argument("-V", "--version", action="store_true", help="print the version and exit")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     train = sub.add_parser("train", help="train a model on a corpus and save it")
-    train.add_argument("corpus", help="UTF-8 text file")
-    train.add_argument("--cell", choices=("rnn", "lstm", "gru"), default="lstm")
+    train.add_argument("corpus", help="the UTF-8 text file to train on, or a folder made by `prepare`")
+    train.add_argument("--cell", choices=CELLS, default="lstm", help="the recurrent cell (default: %(default)s)")
     train.add_argument("--name", help="model name, saved in the models folder (default: CELL-CORPUSHASH-DATE-TIME, "
                        "new for every run; an existing model of that name is replaced and kept in the trash)")
-    train.add_argument("--epochs", type=int)
-    train.add_argument("--max-time", type=float, metavar="SECONDS", help="time budget for training")
-    train.add_argument("--emb", type=int)
-    train.add_argument("--hidden", type=int)
-    train.add_argument("--layers", type=int)
-    train.add_argument("--dropout", type=float)
-    train.add_argument("--untied", action="store_true", help="separate input and output word embeddings")
-    train.add_argument("--batch-size", type=int)
-    train.add_argument("--bptt", type=int, help="tokens per truncated-BPTT chunk")
-    train.add_argument("--lr", type=float)
-    train.add_argument("--seed", type=int)
-    train.add_argument("--min-freq", type=int, help="rarer words become <unk> (default: 1 for small corpora, else 2)")
-    train.add_argument("--max-vocab", type=int)
-    train.add_argument("--keep-case", action="store_true", help="match words case-sensitively")
-    train.add_argument("--resume", action="store_true", help="continue training the saved model NAME")
-    train.add_argument("--json", action="store_true", help="print the result as one JSON object")
-    train.set_defaults(run=cmd_train)
+    setting(train, "--epochs", TrainConfig, "epochs", "passes over the corpus, at most", "N")
+    setting(train, "--max-time", TrainConfig, "max_time", "time budget for training, in seconds", "SECONDS")
+    setting(train, "--emb", ModelConfig, "emb", "word embedding size", "N")
+    setting(train, "--hidden", ModelConfig, "hidden", "hidden size of each recurrent layer", "N")
+    setting(train, "--layers", ModelConfig, "layers", "recurrent layers", "N")
+    setting(train, "--dropout", ModelConfig, "dropout", "dropout on embeddings and between layers", "P")
+    train.add_argument("--untied", action="store_true",
+                       help="separate input and output word embeddings (default: one shared matrix)")
+    setting(train, "--batch-size", TrainConfig, "batch_size", "sequences trained on at once", "N")
+    setting(train, "--bptt", TrainConfig, "bptt", "tokens per truncated-BPTT chunk", "N")
+    setting(train, "--lr", TrainConfig, "lr", "learning rate (Adam)", "RATE")
+    setting(train, "--seed", TrainConfig, "seed", "random seed", "N")
+    setting(train, "--min-freq", DataConfig, "min_freq", "rarer words become <unk>", "N",
+            default="1 for small corpora, else 2")
+    setting(train, "--max-vocab", DataConfig, "max_vocab", "the most words the vocabulary keeps", "N")
+    train.add_argument("--keep-case", action="store_true",
+                       help="match words case-sensitively (default: 'The' and 'the' are one word)")
+    train.add_argument("--resume", action="store_true",
+                       help="continue training the saved model --name (default: a new model)")
+    train.add_argument("--json", action="store_true", help="print the result as one JSON object (default: a sentence)")
+    from tui.cli_distributed import add_prepare_command, add_train_flags, with_distributed
+
+    add_train_flags(train)
+    train.set_defaults(run=with_distributed(cmd_train))
+    add_prepare_command(sub)
 
     predict = sub.add_parser("predict", help="suggest the next word or complete the last one")
-    predict.add_argument("--model", required=True, metavar="NAME_OR_PATH")
-    predict.add_argument("-k", type=int, default=5)
-    predict.add_argument("--json", action="store_true")
+    _model_flag(predict)
+    predict.add_argument("-k", type=int, default=5, help="how many suggestions, 1 to 1000 (default: %(default)s)")
+    predict.add_argument("--json", action="store_true", help="print a JSON list (default: word<TAB>probability lines)")
     predict.add_argument("text", help="ends with a space: next word; otherwise: completions of its last word")
     predict.set_defaults(run=cmd_predict)
 
+    write = sub.add_parser("continue", help="write on from a prompt, word by word, as the model would")
+    _model_flag(write)
+    write.add_argument("prompt", help="the text to continue")
+    write.add_argument("--words", type=int, default=20, help="words to add at most, 1 to 1000; it stops at the "
+                       "end of a line (default: %(default)s)")
+    write.add_argument("--temperature", type=float, default=0.8,
+                       help="0: always the likeliest word; higher: more varied (default: %(default)s)")
+    write.add_argument("--top-k", type=int, default=20,
+                       help="choose among the k likeliest words only (default: %(default)s)")
+    write.add_argument("--seed", type=int, help="random seed, for a repeatable text (default: a new one each time)")
+    write.add_argument("--json", action="store_true", help="print a JSON object (default: the whole text)")
+    write.set_defaults(run=cmd_continue)
+
     evaluate = sub.add_parser("eval", help="perplexity, top-k accuracy and keystroke savings on a text")
-    evaluate.add_argument("--model", required=True, metavar="NAME_OR_PATH")
-    evaluate.add_argument("--json", action="store_true")
-    evaluate.add_argument("--no-ksr", action="store_true", help="skip keystroke savings (faster)")
+    _model_flag(evaluate)
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object (default: one line)")
+    evaluate.add_argument("--no-ksr", action="store_true", help="skip keystroke savings, faster (default: measured)")
     evaluate.add_argument("--static", action="store_true",
                           help="the network alone, its vocabulary only, no learning while typing "
                                "(default: type the text in order, learning as the app does)")
-    evaluate.add_argument("corpus")
+    evaluate.add_argument("corpus", help="the UTF-8 text file to evaluate on")
     evaluate.set_defaults(run=cmd_eval)
 
     models = sub.add_parser("models", help="list saved models; rename, rm (to the trash), export, import one")
-    models.add_argument("--json", action="store_true")
+    models.add_argument("--json", action="store_true", help="print a JSON list (default: a table)")
     models.set_defaults(run=cmd_models)
     from tui.cli_models import add_model_commands
 
     add_model_commands(models)
 
     compare = sub.add_parser("compare", help="train RNN, LSTM and GRU with the same budget and compare them")
-    compare.add_argument("corpus")
-    compare.add_argument("--max-time", type=float, default=60.0, metavar="SECONDS", help="per cell")
-    compare.add_argument("--json", action="store_true")
-    compare.add_argument("--emb", type=int, help="embedding size of every network (default 256)")
-    compare.add_argument("--hidden", type=int, help="hidden size of every network (default 256)")
-    compare.add_argument("--layers", type=int, help="recurrent layers of every network (default 1)")
-    compare.add_argument("--seed", type=int)
+    compare.add_argument("corpus", help="the UTF-8 text file to train and evaluate on")
+    compare.add_argument("--max-time", type=float, default=60.0, metavar="SECONDS",
+                         help="training time per cell (default: %(default)s)")
+    compare.add_argument("--json", action="store_true", help="print one JSON object (default: a table)")
+    setting(compare, "--emb", ModelConfig, "emb", "embedding size of every network", "N")
+    setting(compare, "--hidden", ModelConfig, "hidden", "hidden size of every network", "N")
+    setting(compare, "--layers", ModelConfig, "layers", "recurrent layers of every network", "N")
+    setting(compare, "--seed", TrainConfig, "seed", "random seed", "N")
     compare.add_argument("--threads", type=int, help="torch threads for training (default: torch's choice)")
-    compare.add_argument("--probe", action="store_true",
-                         help="also run the long-range memory probe (recall a word 5, 20, 50 tokens back)")
+    compare.add_argument("--probe", action="store_true", help="also run the long-range memory probe (recall a "
+                         "word 5, 20, 50 tokens back; default: not run)")
     compare.add_argument("--probe-time", type=float, default=30.0, metavar="SECONDS",
-                         help="probe training time per cell, split over its gaps (default 30)")
+                         help="probe training time per cell, split over its gaps (default: %(default)s)")
+    from tui.cli_compare import cmd_compare
+
     compare.set_defaults(run=cmd_compare)
     return parser
+
+
+def _model_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", required=True, metavar="NAME_OR_PATH",
+                        help="a saved model's name (nextword-tui models lists them) or its folder; required")
 
 
 def _overrides(args: argparse.Namespace, names: dict[str, str]) -> dict:
@@ -138,9 +287,8 @@ def _overrides(args: argparse.Namespace, names: dict[str, str]) -> dict:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from engine import Corpus, DataConfig, ModelConfig, TrainConfig, load_model, new_model_name, save_model, train
-    from engine.errors import ConfigError
-    from engine.store import check_name
+    from engine import DataConfig, ModelConfig, TrainConfig, load_model, new_model_name, save_model, train
+    from engine import ConfigError, check_name
 
     if args.resume and args.name is None:
         raise ConfigError("--resume needs --name: the saved model to continue (`nextword-tui models` lists them).")
@@ -151,15 +299,19 @@ def cmd_train(args: argparse.Namespace) -> int:
         model_config = ModelConfig(**{**model_config.to_json(), "tied": False})
     train_config = TrainConfig(**_overrides(args, {
         "epochs": "epochs", "max_time": "max_time", "batch_size": "batch_size", "bptt": "bptt", "lr": "lr", "seed": "seed",
+        "device": "device", "threads": "threads",
     }))
     train_config.validate()
     if args.name is not None:
         check_name(args.name)  # before reading a corpus that may take minutes
-    log = sys.stderr
-    cancel, loading = _CancelFlag(), _LoadReporter(log)
+    from tui.cli_distributed import is_prepared_corpus, rank_log, read_corpus, saves, stop_flag
+
+    run = getattr(args, "dist_run", None)  # a rank of a torchrun run (tui/cli_distributed.py)
+    log = rank_log(run, sys.stderr)
+    cancel, loading = CancelFlag(), LoadReporter(log)
     try:
         with cancel.on_signals():  # Ctrl-C: Corpus.from_file raises LoadCancelled, one line, exit 2
-            corpus = Corpus.from_file(args.corpus, data_config, on_progress=loading, should_stop=cancel)
+            corpus = read_corpus(args, data_config, on_progress=loading, should_stop=cancel)
     finally:
         loading.close()
     # Every run gets a folder of its own unless told otherwise: a new run never replaces a model
@@ -174,18 +326,24 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(f"Corpus: {corpus.stats.summary()}", file=log)
     print(f"Model: {args.cell}, {sized.param_count():,} parameters", file=log)
 
-    stop = _StopFlag()
-    reporter = _Reporter(log)
+    stop = stop_flag(run)
+    reporter = Reporter(log)
     with stop.on_signals():
         trained = train(corpus, model_config, train_config, on_event=reporter, should_stop=stop, resume=resume)
     reporter.close()
-    # Fit the blend on the held-out part, then the final pass over it; the setup goes beside the model.
-    from engine import learn_after_training, load_text, save_setup
+    if not saves(run):
+        return 0  # rank 0 saves and reports
+    if is_prepared_corpus(args.corpus):  # the learning setup reads the whole text into memory
+        print("A prepared corpus: no learning setup is fitted (train on the text file for one).", file=log)
+        path = save_model(trained, name)
+    else:
+        # Fit the blend on the held-out part, then the final pass over it; the setup goes beside the model.
+        from engine import learn_after_training, load_text, save_setup
 
-    print("Fitting the blend on the held-out text, then learning from it too...", file=log)
-    trained, setup = learn_after_training(trained, corpus, load_text(args.corpus))
-    path = save_model(trained, name)
-    save_setup(path, setup, trained.vocab)
+        print("Fitting the blend on the held-out text, then learning from it too...", file=log)
+        trained, setup = learn_after_training(trained, corpus, load_text(args.corpus))
+        path = save_model(trained, name)
+        save_setup(path, setup, trained.vocab)
     metrics = trained.metrics
     if args.json:
         print(json.dumps({"name": name, "path": str(path), "cell": args.cell, **metrics}))
@@ -212,6 +370,29 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
         for s in suggestions:
             print(f"{printable(s.word)}\t{s.prob:.4f}")  # a word learned from an escape sequence stays inert
+    return 0
+
+
+def cmd_continue(args: argparse.Namespace) -> int:
+    from engine import NO_SPACE_BEFORE, ConfigError, Predictor, load_model
+
+    if not 1 <= args.words <= 1000:
+        raise ConfigError("--words must be from 1 to 1000.")
+    if not (math.isfinite(args.temperature) and 0 <= args.temperature <= 100):
+        raise ConfigError("--temperature must be a number from 0 to 100.")
+    if not 1 <= args.top_k <= 100_000:
+        raise ConfigError("--top-k must be from 1 to 100,000.")
+    predictor = Predictor(load_model(args.model).language_model())
+    added = predictor.continue_text(args.prompt, n_words=args.words, temperature=args.temperature,
+                                    top_k=args.top_k, seed=args.seed)
+    glue = "" if not (added and args.prompt) or args.prompt[-1].isspace() or added[0] in NO_SPACE_BEFORE else " "
+    text = args.prompt + glue + added
+    if args.json:
+        print(json.dumps({"prompt": args.prompt, "added": glue + added, "text": text}))
+    else:
+        from tui.safe import printable
+
+        print(printable(text))
     return 0
 
 
@@ -247,8 +428,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
+    from engine import format_number as num
     from engine import list_models
-    from engine.compare import format_number as num
 
     infos = list_models()
     if args.json:
@@ -268,195 +449,6 @@ def cmd_models(args: argparse.Namespace) -> int:
         print(f"{i.name:<24} {i.cell:<5} {i.params:>10,} {num(m.get('valid_ppl'), '.1f'):>9} "
               f"{num(m.get('top1'), '.1%'):>6} {num(m.get('top3'), '.1%'):>6} {num(m.get('ksr'), '.1%'):>6}  {saved}")
     return 0
-
-
-def cmd_compare(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
-    from engine import EpochEnd, ModelConfig, Notice, TrainConfig, load_text
-    from engine.compare import LABELS, CellDone, CellEvent, CellStart, compare
-    from engine.compare import format_number as num
-    from engine.errors import ConfigError
-
-    if not (math.isfinite(args.max_time) and args.max_time > 0):
-        return fail("--max-time must be a number of seconds above 0.")
-    if args.threads is not None and not 1 <= args.threads <= 1024:
-        return fail("--threads must be a whole number from 1 to 1024.")
-    if args.probe and not (math.isfinite(args.probe_time) and args.probe_time > 0):
-        return fail("--probe-time must be a number of seconds above 0.")
-    model_config = replace(ModelConfig(), **_overrides(args, {"emb": "emb", "hidden": "hidden", "layers": "layers"}))
-    if model_config.emb != model_config.hidden and model_config.tied:
-        if args.emb is not None and args.hidden is not None:
-            raise ConfigError(f"Tied weights need --emb == --hidden (got {args.emb} and {args.hidden}).")
-        size = args.hidden if args.hidden is not None else args.emb
-        model_config = replace(model_config, emb=size, hidden=size)
-    train_config = TrainConfig(**_overrides(args, {"seed": "seed"}))
-    text = load_text(args.corpus)
-    log = sys.stderr
-    stop = _StopFlag()
-
-    def on_event(event: object) -> None:
-        if isinstance(event, CellStart):
-            what = "fitting" if event.cell == "ngram" else f"training for {args.max_time:g} s:"
-            print(f"[{event.index + 1}/{event.count}] {LABELS[event.cell]}: {what}", file=log, flush=True)
-        elif isinstance(event, CellEvent) and isinstance(event.event, EpochEnd):
-            e = event.event
-            print(f"  {LABELS[event.cell]} epoch {e.epoch}: train loss {e.train_loss:.3f}, validation perplexity "
-                  f"{e.valid_ppl:.2f}, {e.elapsed:.0f} s", file=log, flush=True)
-        elif isinstance(event, CellEvent) and isinstance(event.event, Notice):
-            print(f"  {LABELS[event.cell]}: {event.event.message}", file=log, flush=True)
-        elif isinstance(event, CellDone):
-            r = event.row
-            print(f"  {r.label} done: perplexity {num(r.valid_ppl, '.2f')}, top-1 {r.top1:.1%}, "
-                  f"suggest p50 {r.latency_p50_ms:.3f} ms", file=log, flush=True)
-
-    with stop.on_signals():
-        result = compare(text, args.max_time, model_config, train_config, on_event=on_event, should_stop=stop,
-                         threads=args.threads)
-        probe = None
-        if args.probe and not stop():
-            from engine.probe import run_probe
-
-            print(f"Long-range probe: {args.probe_time:g} s per cell...", file=log, flush=True)
-            probe = run_probe(seconds_per_cell=args.probe_time, seed=train_config.seed, should_stop=stop)
-    if args.json:
-        out = result.to_json()
-        if probe is not None:
-            out["probe"] = probe.to_json()
-        print(json.dumps(out))
-    else:
-        print(result.format_table())
-        if probe is not None:
-            print()
-            print(probe.format_table())
-    return 0
-
-
-class _StopFlag:
-    """should_stop for train(): set by the first Ctrl-C, SIGTERM or SIGHUP (terminal closed), so
-    training ends after the current batch and the best model so far is still saved."""
-
-    SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
-
-    def __init__(self) -> None:
-        self.stopped = False
-
-    def __call__(self) -> bool:
-        return self.stopped
-
-    def _handle(self, signum: int, frame: object) -> None:
-        if self.stopped and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        self.stopped = True
-        try:
-            print("\nStopping after this batch; the best model so far will be saved "
-                  "(Ctrl-C again to abort)...", file=sys.stderr)
-        except OSError:
-            pass  # the terminal is gone (SIGHUP): stop quietly
-
-    @contextlib.contextmanager
-    def on_signals(self):
-        previous = {sig: signal.signal(sig, self._handle) for sig in self.SIGNALS}
-        try:
-            yield
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-
-
-class _CancelFlag(_StopFlag):
-    """should_stop for loading a corpus: the first Ctrl-C, SIGTERM or SIGHUP cancels it quietly."""
-
-    def _handle(self, signum: int, frame: object) -> None:
-        if self.stopped and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        self.stopped = True
-
-
-class _LoadReporter:
-    """Corpus.from_file progress (only big files report before the end): a transient bar on a
-    terminal, a line every 5 seconds otherwise."""
-
-    def __init__(self, stream) -> None:
-        self.stream = stream
-        self.last_line = -math.inf
-        self.progress = None
-
-    def __call__(self, fraction: float, message: str) -> None:
-        if fraction >= 1.0:
-            return
-        if self.stream.isatty():
-            if self.progress is None:
-                from rich.console import Console
-                from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
-                self.progress = Progress(TextColumn("{task.description}"), BarColumn(),
-                                         TextColumn("{task.percentage:>3.0f}%"), TimeRemainingColumn(),
-                                         console=Console(file=self.stream), transient=True)
-                self.task = self.progress.add_task(message, total=1.0)
-                self.progress.start()
-            self.progress.update(self.task, completed=fraction, description=message)
-        elif time.monotonic() - self.last_line >= 5:
-            self.last_line = time.monotonic()
-            print(f"Loading the corpus: {fraction:.0%} ({message})", file=self.stream, flush=True)
-
-    def close(self) -> None:
-        if self.progress is not None:
-            self.progress.stop()
-            self.progress = None
-
-
-class _Reporter:
-    """Training events -> a progress bar on a terminal, plain lines otherwise."""
-
-    def __init__(self, stream) -> None:
-        self.stream = stream
-        self.tty = stream.isatty()
-        self.last_line = 0.0
-        self.progress = None
-        if self.tty:
-            from rich.console import Console
-            from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
-            self.progress = Progress(
-                TextColumn("epoch {task.fields[epoch]}"),
-                BarColumn(),
-                TextColumn("{task.percentage:>3.0f}%"),
-                TimeRemainingColumn(),
-                TextColumn("loss {task.fields[loss]}  {task.fields[speed]} tok/s"),
-                console=Console(file=stream),
-                transient=True,
-            )
-            self.task = self.progress.add_task("train", total=1.0, epoch="-", loss="-", speed="-")
-            self.progress.start()
-
-    def __call__(self, event: object) -> None:
-        from engine import EpochEnd, Notice, Progress
-
-        if isinstance(event, Progress):
-            if self.progress is not None:
-                self.progress.update(self.task, completed=event.fraction, epoch=f"{event.epoch}/{event.epochs}",
-                                     loss=f"{event.train_loss:.3f}", speed=f"{event.tokens_per_s:,.0f}")
-            elif time.monotonic() - self.last_line >= 5:
-                self.last_line = time.monotonic()
-                self._print(f"epoch {event.epoch} step {event.step}/{event.steps_per_epoch} "
-                            f"loss {event.train_loss:.3f} {event.tokens_per_s:,.0f} tok/s {event.fraction:.0%}")
-        elif isinstance(event, EpochEnd):
-            mark = " *" if event.improved else ""
-            self._print(f"epoch {event.epoch}: train loss {event.train_loss:.3f}, validation perplexity "
-                        f"{event.valid_ppl:.2f}, lr {event.lr:.2g}, {event.elapsed:.0f} s{mark}")
-        elif isinstance(event, Notice):
-            self._print(event.message)
-
-    def _print(self, line: str) -> None:
-        if self.progress is not None:
-            self.progress.console.print(line, highlight=False, markup=False)
-        else:
-            print(line, file=self.stream, flush=True)
-
-    def close(self) -> None:
-        if self.progress is not None:
-            self.progress.stop()
 
 
 if __name__ == "__main__":

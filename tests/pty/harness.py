@@ -35,7 +35,7 @@ from typing import Callable
 import pyte
 
 REPO = Path(__file__).resolve().parents[2]
-CTRL_Q, CTRL_T, CTRL_S, TAB, ESC = "\x11", "\x14", "\x13", "\t", "\x1b"
+CTRL_C, CTRL_Q, CTRL_T, CTRL_S, TAB, ESC = "\x03", "\x11", "\x14", "\x13", "\t", "\x1b"
 F6, F7, F9 = "\x1b[17~", "\x1b[18~", "\x1b[20~"
 PASTE_START, PASTE_END = "\x1b[200~", "\x1b[201~"
 READY_TEXT = "Type here"  # the typing box's placeholder: the first frame is drawn

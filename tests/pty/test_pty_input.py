@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from harness import CTRL_Q, F6, TAB
+from harness import CTRL_C, CTRL_Q, F6, F7, TAB
 
 HOSTILE_PASTE = "pasted \x1b[1mbold\x1b[0m text\x14 tail"  # a log line with colour codes, and a ctrl+t
 
@@ -46,3 +46,13 @@ def test_tab_without_a_suggestion_stays_in_the_typing_box(app_in_pty, tmp_path) 
     term.type("u doing")
     screen = term.wait_for("how are yu doing")
     assert "LSTM: " in screen and "RNN: " not in screen  # the typing pane's model line
+
+
+def test_ctrl_c_says_how_to_quit_in_plain_words(app_in_pty) -> None:
+    """Outside a text field ctrl+c does not quit; its hint was shown as literal markup
+    ("Press [b]ctrl+q[/b]")."""
+    term = app_in_pty()
+    term.press(F7)  # the model picker: no text to copy there
+    term.write(CTRL_C)
+    screen = term.wait_for("Press ctrl+q to quit")
+    assert "[b]" not in screen
