@@ -83,6 +83,11 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "engine.learned": ("LearnedStateError", "learned_dir", "load_learned", "save_learned"),
     "engine.learning_setup": ("LearningSetup", "adaptive_evaluate", "learn_after_training", "load_setup",
                               "save_setup"),
+    # corpora larger than memory, devices, several processes (issue 13); prepared* load no torch
+    "engine.prepared": ("default_out", "prepare"),
+    "engine.prepared_corpus": ("is_prepared", "load_prepared", "prepared_summary"),
+    "engine.device": ("describe_device", "pick_device"),
+    "engine.distributed": ("DistContext", "finish_distributed", "init_distributed", "under_torchrun"),
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_WHERE)

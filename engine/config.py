@@ -23,7 +23,7 @@ GATES = {"rnn": 1, "lstm": 4, "gru": 3}  # weight blocks per layer in PyTorch's 
 LIMITS = {"vocab_size": 2_000_000, "emb": 8192, "hidden": 8192, "layers": 8}
 MAX_PARAMS = 500_000_000
 OPTIMIZERS = ("adam", "adamw")
-DEVICES = ("auto", "cpu", "cuda")
+DEVICES = ("auto", "cpu", "cuda")  # and "cuda:N" for the GPU N (check_device)
 NGRAM = "ngram"  # the n-gram baseline, the kind of model beside the three cells
 NGRAM_ORDER = 3  # its default order
 NGRAM_MAX_ORDER = 9
@@ -43,6 +43,15 @@ def _number(owner: object, name: str, low: float, high: float, low_open: bool = 
     if not ok or value > high or value < low or (low_open and value == low):
         bound = f"above {low}" if low_open else f"at least {low}"
         raise ConfigError(f"{name} must be a number {bound} and at most {high} (got {value!r}).")
+
+
+def check_device(name: object) -> str:
+    """`name` if it names a device: auto, cpu, cuda or cuda:N (not whether it is present here:
+    engine.device.pick_device says that); else a ConfigError."""
+    if name in DEVICES or (isinstance(name, str) and name.startswith("cuda:") and name[5:].isdigit()
+                           and len(name) <= 8 and name[5:].isascii()):
+        return name
+    raise ConfigError(f"device must be auto, cpu, cuda or cuda:N (got {name!r}).")
 
 
 @dataclass(frozen=True)
@@ -172,8 +181,7 @@ class TrainConfig:
             _whole(self, "threads", 1, 1024)
         if self.optimizer not in OPTIMIZERS:
             raise ConfigError(f"optimizer must be one of {', '.join(OPTIMIZERS)} (got {self.optimizer!r}).")
-        if self.device not in DEVICES:
-            raise ConfigError(f"device must be auto, cpu or cuda (got {self.device!r}).")
+        check_device(self.device)
 
     def to_json(self) -> dict:
         return asdict(self)
