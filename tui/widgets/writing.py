@@ -68,7 +68,7 @@ class WritingPane(Vertical):
     set_predictor, and listens for Written (the text changed)."""
 
     BINDINGS = [
-        Binding("tab", "accept(0)", "Accept", show=False),  # shown in the pane's border instead
+        Binding("tab", "tab", "Accept", show=False),  # shown in the pane's border instead
         *(Binding(f"alt+{n},{alias}", f"accept({n - 1})", f"Accept #{n}", show=False, priority=True)
           for n, alias in enumerate(ALT_DIGIT_ALIASES, start=1)),
     ]
@@ -143,8 +143,16 @@ class WritingPane(Vertical):
         event.stop()
         self._show_list()
 
+    def action_tab(self) -> None:
+        """tab accepts the top suggestion; with none it does nothing: it never leaves the writing area,
+        or the next keys would go to another pane (issue 12 item 6; F6-F9 move the focus)."""
+        try:
+            self.action_accept(0)
+        except SkipAction:
+            self.app.bell()
+
     def action_accept(self, index: int) -> None:
-        """Accept suggestion `index` (0 = top). With nothing to accept, tab moves focus as usual."""
+        """Accept suggestion `index` (0 = top); SkipAction when there is none to accept."""
         area = self.area
         found = self.suggestions(area.text) if area.at_end() else []
         if index >= len(found):
