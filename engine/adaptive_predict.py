@@ -57,7 +57,7 @@ class AdaptivePredictor:
         self._key: tuple | None = None  # (state, learner version, network) of _dist
         self._dist = np.empty(0)
         self._sorted = np.empty(0)
-        self._learned: list[str] = []  # the typed tokens already learned, in order
+        self._context = ""  # the typed text (up to the word being typed) already learned
 
     def network(self) -> NeuralLM:
         return self.updater.lm if self.updater is not None else self._lm
@@ -106,17 +106,23 @@ class AdaptivePredictor:
         ids = [EOS_ID if i is None else i for i in ids]
         return tuple(([EOS_ID, EOS_ID] + ids)[-2:])
 
+    def continue_text(self, text: str, **kw) -> str:
+        """As Predictor.continue_text, with the network in use now (vocabulary words only)."""
+        return self._predictor.continue_text(text, **kw)
+
     def learn(self, text: str) -> int:
-        """Learn the tokens finished in `text` that were not learned yet (a word still being typed
-        waits until it ends). Returns how many were learned. Nothing while the learner is paused."""
+        """Learn the tokens finished in `text` since the last call (a word still being typed waits
+        until it ends). Typing forward costs the current line's tokens, not the whole text's; after
+        an edit further back nothing is relearned. Returns how many tokens were learned; nothing
+        while the learner is paused (and what is typed then is never learned later)."""
         context, _ = split_partial(text)
-        tokens = context_tokens(context)
-        common = 0
-        limit = min(len(tokens), len(self._learned))
-        while common < limit and tokens[common] == self._learned[common]:
-            common += 1
-        fresh = tokens[common:] if common == len(self._learned) else tokens[len(self._learned):]
-        self._learned = tokens
+        old, self._context = self._context, context
+        if context == old or not context.startswith(old):
+            return 0
+        start = max(old.rfind("\n"), old.rfind("\r")) + 1  # the line the old text ended in
+        before = context_tokens(old[start:]) if start < len(old) else []
+        now = context_tokens(context[start:])
+        fresh = now[len(before):] if now[: len(before)] == before else now
         if self.learner.paused or not fresh:
             return 0
         for token in fresh:
@@ -133,3 +139,4 @@ class AdaptivePredictor:
     def fresh(cls, lm: NeuralLM, lexicon, ngram: LanguageModel | None = None, weights=None,
               config: LearnConfig | None = None) -> "AdaptivePredictor":
         return cls(lm, Learner(lm.vocab, lexicon, weights, config), ngram)
+

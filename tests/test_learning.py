@@ -235,3 +235,13 @@ def test_the_online_update_swaps_in_a_whole_new_network(runs):
     assert updater.updates >= 1 and updater.lm is not lm
     assert all(torch.equal(v, before[k]) for k, v in lm.model.state_dict().items())  # old one untouched
     assert any(not torch.equal(v, before[k]) for k, v in updater.lm.model.state_dict().items())
+
+
+def test_learning_while_typing_key_by_key_learns_each_token_once(setup):
+    p = predictor(setup)
+    text = "the Quokka sat .\nthe dog ran to the Quokka .\nAlice"
+    for end in range(1, len(text) + 1):
+        p.learn(text[:end])
+    assert p.learner.history == tokenize("the Quokka sat .\nthe dog ran to the Quokka .")
+    p.learn(text[:10])  # deleting back and typing again relearns nothing already learned
+    assert p.learner.lexicon.typed_counts["quokka"] == 2
