@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine import data_dir, fsync_dir
+from engine import data_dir, fsync_dir, move_to_trash, purge
 
 try:
     import fcntl
@@ -135,6 +135,7 @@ class Autosave:
     file: Path | None = None  # the autosave file itself
 
 
+TRASH_KIND = "autosave"  # data_dir()/trash/autosave: discarded autosaves, kept 7 days
 AUTOSAVE_GLOB = "buffer*.json"  # buffer-<instance>.json; buffer.json from before instances
 
 
@@ -221,8 +222,23 @@ class AutosaveStore:
         """Leave an orphan for the next start."""
         self._release(autosave.file)
 
-    def discard(self, autosave: Autosave) -> None:
-        """Delete an orphan (the user chose to)."""
+    def discard(self, autosave: Autosave) -> Path | None:
+        """The user chose to discard an orphan: it goes to the trash folder, where it is kept for
+        7 days (a slip can still be undone), and leaves the autosaves. Returns where it went
+        (None: it could not be moved, and was deleted)."""
+        where = None
+        if autosave.file is not None:
+            purge(TRASH_KIND)
+            try:
+                where = move_to_trash(autosave.file, TRASH_KIND)
+            except FileNotFoundError:
+                pass
+            except OSError:
+                self._delete(autosave)
+        self._release(autosave.file, remove_lock=True)
+        return where
+
+    def _delete(self, autosave: Autosave) -> None:
         if autosave.file is not None:
             try:
                 autosave.file.unlink()
@@ -238,7 +254,7 @@ class AutosaveStore:
         except OSError:
             self.keep(autosave)
             raise
-        self.discard(autosave)
+        self._delete(autosave)  # its text lives on in this instance's autosave
 
     def __del__(self) -> None:
         try:

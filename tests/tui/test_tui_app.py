@@ -4,6 +4,7 @@ typing with suggestions, quitting, recovery, help and a too-small terminal."""
 from __future__ import annotations
 
 import gc
+import json
 import os
 import signal
 import time
@@ -14,6 +15,7 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input, RadioButton, Static
 
+from engine import trashed
 from tui.app import NextwordApp
 from tui.files import AutosaveStore, read_autosave, read_autosaves
 from tui.screens.confirm_quit import ConfirmQuitScreen
@@ -136,7 +138,10 @@ async def test_edit_save_and_open(corpus_file: Path, tmp_path: Path) -> None:
         other.write_text("a fresh corpus\n", encoding="utf-8")
         await pilot.press("ctrl+o")
         assert isinstance(app.screen, ConfirmQuitScreen)  # the unsaved "x" first
-        await pilot.press("d")
+        await pilot.click("#discard")
+        await pilot.pause(0.3)  # a button ignores presses for 0.2 s after one
+        await pilot.click("#discard")  # a destructive answer takes a second press
+        await pilot.pause()
         assert isinstance(app.screen, PathScreen)
         app.screen.query_one("#path", Input).value = str(other)
         await pilot.press("enter")
@@ -334,7 +339,11 @@ async def test_quit_discard_leaves_file_alone(corpus_file: Path) -> None:
     app = NextwordApp(str(corpus_file))
     async with app.run_test(size=(100, 30)) as pilot:
         await ready(pilot)
-        await pilot.press("f6", "x", "ctrl+q", "d")
+        await pilot.press("f6", "x", "ctrl+q")
+        await pilot.click("#discard")
+        assert app.is_running  # the first press only arms Discard
+        await pilot.pause(0.3)  # a button ignores presses for 0.2 s after one
+        await pilot.click("#discard")
         await pilot.pause()
         assert not app.is_running
     assert corpus_file.read_text(encoding="utf-8") == TINY_CORPUS
@@ -367,10 +376,13 @@ async def test_recovery_can_be_discarded(corpus_file: Path) -> None:
     app = NextwordApp(str(corpus_file))
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, RecoverScreen) and app.screen.query("#discard"))
-        await pilot.press("d")  # escape would keep it for the next start
+        await pilot.click("#discard")
+        await pilot.pause(0.3)  # a button ignores presses for 0.2 s after one
+        await pilot.click("#discard")  # twice: a destructive answer is confirmed (escape: later)
         await pilot.pause()
         assert app.main.editor_pane.text == TINY_CORPUS
         assert read_autosaves() == []
+    assert [json.loads(f.read_text())["text"] for f in trashed("autosave")] == ["lost work\n"]  # an undo that lasts
 
 
 async def test_quitting_at_the_recovery_question_keeps_the_autosave(corpus_file: Path) -> None:

@@ -233,6 +233,9 @@ async def test_a_file_changed_on_disk_is_not_overwritten_without_asking(corpus_f
         await pilot.press("ctrl+s")
         assert isinstance(app.screen, ConfirmOverwriteScreen)
         await pilot.click("#overwrite")
+        assert corpus_file.read_text(encoding="utf-8") == "another program wrote this\n"  # armed only
+        await pilot.pause(0.3)  # a button ignores presses for 0.2 s after one
+        await pilot.click("#overwrite")  # a destructive answer takes a second press
         await wait_for(pilot, lambda: not editor.dirty)
         assert corpus_file.read_text(encoding="utf-8").startswith("mine again xthe cat")
 
@@ -242,7 +245,8 @@ async def test_a_file_changed_on_disk_is_not_overwritten_without_asking(corpus_f
         assert any("before opening another file" in str(w.render()) for w in app.screen.query(Static))
         await pilot.press("escape")
         assert editor.dirty and editor.path == str(corpus_file)
-        await pilot.press("ctrl+o", "s")
+        await pilot.press("ctrl+o")
+        await pilot.click("#save")
         assert isinstance(app.screen, PathScreen)
         assert not editor.dirty and corpus_file.read_text(encoding="utf-8").startswith("mine again xy")
         await pilot.press("escape")
@@ -610,7 +614,10 @@ async def test_two_instances_keep_their_own_autosaves(corpus_file: Path, monkeyp
         await pilot.press("f6", *"mine ")
         await wait_for(pilot, lambda: read_autosave(app.autosave.file) is not None)
         assert read_autosave(other.file).text == "the other instance's work\n"  # not overwritten
-        await pilot.press("ctrl+q", "d")  # quit, discarding: only its own autosave goes
+        await pilot.press("ctrl+q")
+        await pilot.click("#discard")
+        await pilot.pause(0.3)  # a button ignores presses for 0.2 s after one
+        await pilot.click("#discard")  # quit, discarding (confirmed): only its own autosave goes
         await pilot.pause()
     assert [a.text for a in read_autosaves()] == ["the other instance's work\n"]
 
@@ -624,10 +631,10 @@ async def test_two_instances_keep_their_own_autosaves(corpus_file: Path, monkeyp
         await wait_for(pilot, lambda: isinstance(app.screen, RecoverScreen) and app.screen.query("#later"))
         assert "(1 of 2)" in str(app.screen.query_one(".dialog-title", Static).render())
         assert "the newest work" in str(app.screen.query_one(".dialog-preview", Static).render())
-        await pilot.press("l")  # later: kept for the next start
+        await pilot.press("escape")  # later: kept for the next start
         await wait_for(pilot, lambda: isinstance(app.screen, RecoverScreen) and app.screen.query("#later"))
         assert "(2 of 2)" in str(app.screen.query_one(".dialog-title", Static).render())
-        await pilot.press("r")
+        await pilot.click("#recover")
         await wait_for(pilot, lambda: app.main.editor_pane.text == "the other instance's work\n")
         assert app.main.editor_pane.dirty
         texts = sorted(a.text for a in read_autosaves())  # the recovered one is now this app's own

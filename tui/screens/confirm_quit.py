@@ -20,9 +20,8 @@ class ConfirmQuitScreen(ChoiceDialog[str]):
     AUTO_FOCUS = "#save"
     BINDINGS = [
         Binding("escape", "choose('cancel')", "Cancel"),
-        Binding("s", "choose('save')", "Save", show=False),
-        Binding("d", "choose('discard')", "Discard", show=False),
     ]
+    DESTRUCTIVE = frozenset({"discard"})
     BUTTONS = (("save", "Save", "primary"), ("discard", "Discard", "error"), ("cancel", "Cancel", "default"))
 
     def __init__(self, name: str, before: str = "quitting") -> None:

@@ -20,9 +20,8 @@ class ConfirmOverwriteScreen(ChoiceDialog[bool]):
     AUTO_FOCUS = "#cancel"  # the safe choice is the default
     BINDINGS = [
         Binding("escape", "choose('cancel')", "Cancel"),
-        Binding("o", "choose('overwrite')", "Overwrite", show=False),
-        Binding("c", "choose('cancel')", "Cancel", show=False),
     ]
+    DESTRUCTIVE = frozenset({"overwrite"})
     BUTTONS = (("overwrite", "Overwrite", "error"), ("cancel", "Cancel", "primary"))
 
     def __init__(self, name: str) -> None:

@@ -22,10 +22,8 @@ class RecoverScreen(ChoiceDialog[str]):
     AUTO_FOCUS = "#recover"
     BINDINGS = [
         Binding("escape", "choose('later')", "Later"),
-        Binding("r", "choose('recover')", "Recover", show=False),
-        Binding("d", "choose('discard')", "Discard", show=False),
-        Binding("l", "choose('later')", "Later", show=False),
     ]
+    DESTRUCTIVE = frozenset({"discard"})
     BUTTONS = (("recover", "Recover", "primary"), ("discard", "Discard", "error"), ("later", "Later", "default"))
 
     def __init__(self, path: str | None, saved_at: float, preview: str, position: tuple[int, int] = (1, 1)) -> None:
@@ -45,4 +43,4 @@ class RecoverScreen(ChoiceDialog[str]):
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(self.saved_at))
         yield Static(f"Changes to {where}, autosaved {when}, were never saved.")
         yield Static(escape(printable(self.preview, newlines=True)), classes="dialog-preview")
-        yield Static("[dim]Later keeps it for the next start.[/dim]")
+        yield Static("[dim]Later keeps it for the next start; Discard (twice) keeps it 7 days in the trash.[/dim]")
