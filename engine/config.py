@@ -222,7 +222,7 @@ def parse_setting(config: type, name: str, text: str) -> object:
 
     Whole numbers: "1000", "1,000", "1_000" and "1e3" (but not "1.5"); numbers: any float text;
     an optional setting ("int | None") is None for "", "-", "none" or "off". Ranges are checked by
-    the config's validate(), not here. ConfigError: "'abc' is not a whole number." (the caller
+    the config's validate(), not here. ConfigError: "'abc' is not a number." (the caller
     names the setting as its user knows it: a flag, a form label).
     """
     kinds = {f.name: str(f.type).split(" | ") for f in fields(config)}[name]  # "int", "float | None"
@@ -242,6 +242,10 @@ def parse_setting(config: type, name: str, text: str) -> object:
         if kinds[0] == "float":
             return float(digits)
     except ValueError:
-        kind = "a whole number" if kinds[0] == "int" else "a number"
+        try:
+            float(digits)
+            kind = "a whole number"  # a number, but not a whole one ("1.5" for a count)
+        except ValueError:
+            kind = "a number"
         raise ConfigError(f"'{text}' is not {kind}.") from None
     return text

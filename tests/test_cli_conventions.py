@@ -72,7 +72,10 @@ def test_a_bad_value_is_one_line_and_the_cli_reads_numbers_as_the_app_does(capsy
         main(["train", "corpus.txt", "--hidden", "abc"])
     assert exit.value.code == 2
     line = one_error_line(capsys.readouterr().err)
-    assert "--hidden" in line and "'abc' is not a whole number" in line and "--help" in line
+    assert "--hidden" in line and "'abc' is not a number" in line and "--help" in line
+    with pytest.raises(SystemExit):
+        main(["train", "corpus.txt", "--layers", "1.5"])
+    assert "'1.5' is not a whole number" in one_error_line(capsys.readouterr().err)
     from tui.cli import build_parser
 
     args = build_parser().parse_args(["train", "c.txt", "--hidden", "1e3", "--emb", "1,000", "--max-time", "off"])
@@ -139,3 +142,23 @@ def test_continue_writes_on_from_a_prompt(trained) -> None:
     assert again.stdout.strip() == result["text"]  # the same seed, the same text
     bad = cli("continue", "--model", "tiny", "how", "--words", "0", home=home)
     assert bad.returncode == 2 and "--words" in one_error_line(bad.stderr)
+
+
+def test_the_cli_and_the_settings_form_read_every_value_alike() -> None:
+    """One parser (engine.parse_setting) for the flags and the app's settings form: the form took
+    "1e3" where the CLI refused it."""
+    from tui.cli import build_parser
+    from tui.widgets.picker import MODEL_FIELDS, TRAIN_FIELDS
+
+    train = next(a for a in build_parser()._subparsers._group_actions[0].choices.values() if a.prog.endswith("train"))
+    flags = {action.dest: action.type for action in train._actions}
+
+    def outcome(parse, text):
+        try:
+            return repr(parse(text))
+        except Exception as exc:  # noqa: BLE001 - the kind of refusal is what is compared
+            return str(exc).split(": ")[-1]
+
+    for field in MODEL_FIELDS + TRAIN_FIELDS:
+        for text in ("1000", "1,000", "1e3", "1.5", "abc", "0.25", "", "off", "nan"):
+            assert outcome(field.parse, text) == outcome(flags[field.name], text), (field.name, text)

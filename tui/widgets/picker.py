@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Callable
 
-from engine import NGRAM, NGRAM_ORDER, ModelConfig, NextwordError, TrainConfig, check_fits, check_ngram_order
+from engine import (NGRAM, NGRAM_ORDER, ModelConfig, NextwordError, TrainConfig, check_fits, check_ngram_order,
+                    parse_setting)
 from textual.app import ComposeResult
 from textual.containers import Grid, Vertical
 from textual.content import Content
@@ -32,16 +33,20 @@ class Field:
     optional: bool = False  # empty means "no limit"
 
 
+def _setting(config: type, name: str) -> Callable[[str], object]:
+    """A field's parser: engine.parse_setting, the CLI's reading of the same setting ('1,000' and
+    '1e3' are 1000 in both), with its message as a ValueError."""
+    def parse(text: str) -> object:
+        try:
+            return parse_setting(config, name, text)
+        except NextwordError as exc:
+            raise ValueError(str(exc)) from None
+    return parse
+
+
 def _whole(text: str) -> int:
-    """'1,000' -> 1000; '1e9' -> 1000000000 (so the engine can say it is too many)."""
-    text = text.replace(",", "").replace("_", "")
-    try:
-        return int(text)
-    except ValueError:
-        value = float(text)  # ValueError if not a number at all
-        if not value.is_integer():  # also refuses nan and inf
-            raise
-        return int(value)
+    """The n-gram order (no config field): read as a whole-number setting is."""
+    return _setting(TrainConfig, "epochs")(text)
 
 
 def _text(value: object) -> str:
@@ -56,7 +61,7 @@ def _fields(config: type, labels: dict[str, str], **defaults: object) -> tuple[F
     for name, label in labels.items():
         default = defaults.get(name, known[name].default)
         kinds = str(known[name].type).split(" | ")  # "int", "float | None" (annotations are text)
-        made.append(Field(name, label, _whole if kinds[0] == "int" else float, _text(default), "None" in kinds))
+        made.append(Field(name, label, _setting(config, name), _text(default), "None" in kinds))
     return tuple(made)
 
 
@@ -126,11 +131,12 @@ class ModelPicker(Vertical, can_focus=False):
 
     def on_mount(self) -> None:
         self._refresh_cell_info()
-        # The twenty settings widgets are mounted just after the first frame, which then comes
-        # sooner (startup budget: 0.5 s); nobody can type into them that fast anyway.
-        self.call_after_refresh(self._mount_settings)
 
-    async def _mount_settings(self) -> None:
+    async def mount_settings(self) -> None:
+        """Mount the twenty settings widgets. The main screen calls this just after the first
+        frame, which then comes sooner; nobody can type into them that fast anyway."""
+        if self.settings_ready:
+            return
         widgets = []
         for f in ALL_FIELDS:
             widgets.append(Label(f.label, classes=f"setting-label field-{f.name}"))
@@ -262,10 +268,9 @@ class ModelPicker(Vertical, can_focus=False):
             try:
                 values[f.name] = None if f.optional and text in ("", "-", "none", "off") else f.parse(text)
                 widget.remove_class("-invalid")
-            except ValueError:
+            except ValueError as exc:
                 widget.add_class("-invalid")
-                kind = "a whole number" if f.parse is _whole and _is_number(text) else "a number"
-                problem = problem or f"{f.label}: '{text}' is not {kind}."
+                problem = problem or f"{f.label}: {exc}"
         if problem:
             raise ValueError(problem)
         try:
@@ -302,14 +307,6 @@ class ModelPicker(Vertical, can_focus=False):
         config = settings.model
         tied = " · tied" if config.tied else ""
         return f"{format_count(config.param_count())} params · vocab ≈{config.vocab_size:,}{tied}"
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text.replace(",", "").replace("_", ""))
-    except ValueError:
-        return False
-    return True
 
 
 def format_count(n: int) -> str:
