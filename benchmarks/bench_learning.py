@@ -29,7 +29,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine import Corpus, DataConfig, evaluate, load_model, load_text  # noqa: E402
+from engine import Corpus, evaluate, load_model, load_text  # noqa: E402
 from engine.adapt import LearnConfig  # noqa: E402
 from engine.adaptive_eval import evaluate_adaptive, held_out_parts  # noqa: E402
 from engine.lexicon import Lexicon  # noqa: E402

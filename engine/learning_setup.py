@@ -15,16 +15,13 @@ blend, strict JSON) and `corpus_ids.safetensors`.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import numpy as np
 import torch
-import torch.nn.functional as F
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
@@ -101,8 +98,7 @@ def final_pass(trained: TrainedModel, corpus, lr_fraction: float = 0.25, bptt: i
         seq = min(bptt, data.size(0) - 1 - i)
         x, y = data[i : i + seq], data[i + 1 : i + 1 + seq]
         hidden = tuple(h.detach() for h in hidden) if isinstance(hidden, tuple) else hidden.detach()
-        output, hidden = model.features(x, hidden)
-        loss = F.cross_entropy(model.decoder(output).reshape(-1, len(trained.vocab)), y.reshape(-1))
+        loss, hidden = model(x, hidden, targets=y)  # mean cross-entropy, output layer fused
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), trained.train_config.clip)
