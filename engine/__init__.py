@@ -48,7 +48,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "engine.errors": (
         "ConfigError", "CorpusError", "LoadCancelled", "ModelFileError", "NextwordError", "TrainingError",
     ),
-    "engine.formatting": ("format_bytes", "format_number"),
+    "engine.formatting": ("format_bytes", "format_number", "format_perplexity"),
     "engine.paths": ("atomic_write", "data_dir", "fsync_dir", "models_home"),
     "engine.textfile": ("MAX_CORPUS_BYTES", "decode_text", "fingerprint", "load_text"),
     "engine.tokenizer": (
@@ -139,7 +139,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; tests/test_import_hygiene.
         TrainingError,
     )
     from engine.evaluation import EvalResult, evaluate, final_eval_text, keystroke_savings
-    from engine.formatting import format_bytes, format_number
+    from engine.formatting import format_bytes, format_number, format_perplexity
     from engine.lm import LanguageModel, NeuralLM
     from engine.model import WordRNN
     from engine.ngram import NGramLM

@@ -14,6 +14,20 @@ def format_number(value: object, spec: str) -> str:
     return "-"
 
 
+PPL_CEILING = 1e6  # above this a perplexity is noise: no model that learned anything is there
+
+
+def format_perplexity(value: object, spec: str = ".2f") -> str:
+    """A perplexity for people: `spec` up to 10^6, "> 10^6" above, "diverged" for infinity or NaN
+    (a run whose loss blew up), "-" where there is none. (At lr 10 a perplexity was printed as a
+    253-digit number, and pushed the warning about the learning rate off the screen.)"""
+    if isinstance(value, bool) or value is None or not isinstance(value, (int, float)):
+        return "-"
+    if not math.isfinite(value):
+        return "diverged"
+    return "> 10^6" if value > PPL_CEILING else format(value, spec)
+
+
 def format_bytes(n: float) -> str:
     """A byte count for people: "512 B", "3.4 MB"."""
     for unit in ("B", "KB", "MB", "GB", "TB"):

@@ -5,6 +5,7 @@ a terminal, and output failures as one line and an exit status (handled once, in
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import subprocess
@@ -162,3 +163,20 @@ def test_the_cli_and_the_settings_form_read_every_value_alike() -> None:
     for field in MODEL_FIELDS + TRAIN_FIELDS:
         for text in ("1000", "1,000", "1e3", "1.5", "abc", "0.25", "", "off", "nan"):
             assert outcome(field.parse, text) == outcome(flags[field.name], text), (field.name, text)
+
+
+def test_a_diverged_perplexity_is_a_word_not_253_digits(capsys) -> None:
+    """engine.format_perplexity, used for every perplexity the CLI prints."""
+    from engine import format_perplexity
+
+    assert [format_perplexity(v) for v in (12.345, 2e6, math.inf, math.nan, None)] == [
+        "12.35", "> 10^6", "diverged", "diverged", "-"]
+    import io
+
+    from engine import EpochEnd
+    from tui.cli_progress import Reporter
+
+    stream = io.StringIO()
+    Reporter(stream)(EpochEnd(epoch=1, train_loss=580.0, valid_loss=583.0, valid_ppl=1e253, lr=10.0,
+                              improved=True, elapsed=1.0, state_dict={}))
+    assert "validation perplexity > 10^6," in stream.getvalue() and len(stream.getvalue()) < 120

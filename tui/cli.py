@@ -288,7 +288,7 @@ def _overrides(args: argparse.Namespace, names: dict[str, str]) -> dict:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from engine import DataConfig, ModelConfig, TrainConfig, load_model, new_model_name, save_model, train
-    from engine import ConfigError, check_name
+    from engine import ConfigError, check_name, format_perplexity
 
     if args.resume and args.name is None:
         raise ConfigError("--resume needs --name: the saved model to continue (`nextword-tui models` lists them).")
@@ -349,7 +349,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(json.dumps({"name": name, "path": str(path), "cell": args.cell, **metrics}))
     else:
         print(
-            f"Saved {name} ({path}): validation perplexity {metrics['valid_ppl']:.2f}, "
+            f"Saved {name} ({path}): validation perplexity {format_perplexity(metrics['valid_ppl'])}, "
             f"top-1 {metrics['top1']:.1%}, top-3 {metrics['top3']:.1%}, KSR {metrics['ksr'] or 0:.1%}, "
             f"{metrics['epochs']} epochs in {metrics['train_time']:.0f} s ({metrics['tokens_per_s']:,.0f} tokens/s, "
             f"stopped: {metrics['stopped']})"
@@ -397,7 +397,7 @@ def cmd_continue(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from engine import evaluate, load_model, load_text
+    from engine import evaluate, format_perplexity, load_model, load_text
 
     from engine import adaptive_evaluate, resolve_model
 
@@ -421,7 +421,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         ksr = "n/a" if result.ksr is None else f"{result.ksr:.1%}"
         label = f"adaptive ({blend}, learning while typing)" if kind == "adaptive" else "static (network alone)"
         print(
-            f"{label}: perplexity {result.perplexity:.2f}  top-1 {result.top1:.1%}  top-3 {result.top3:.1%}  "
+            f"{label}: perplexity {format_perplexity(result.perplexity)}  top-1 {result.top1:.1%}  top-3 {result.top3:.1%}  "
             f"top-5 {result.top5:.1%}  KSR {ksr}  ({result.tokens:,} tokens)"
         )
     return 0
@@ -429,7 +429,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_models(args: argparse.Namespace) -> int:
     from engine import format_number as num
-    from engine import list_models
+    from engine import format_perplexity, list_models
 
     infos = list_models()
     if args.json:
@@ -446,7 +446,7 @@ def cmd_models(args: argparse.Namespace) -> int:
     for i in infos:
         m = i.metrics
         saved = time.strftime("%Y-%m-%d %H:%M", time.localtime(i.saved_at))
-        print(f"{i.name:<24} {i.cell:<5} {i.params:>10,} {num(m.get('valid_ppl'), '.1f'):>9} "
+        print(f"{i.name:<24} {i.cell:<5} {i.params:>10,} {format_perplexity(m.get('valid_ppl'), '.1f'):>9} "
               f"{num(m.get('top1'), '.1%'):>6} {num(m.get('top3'), '.1%'):>6} {num(m.get('ksr'), '.1%'):>6}  {saved}")
     return 0
 

@@ -16,7 +16,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     from engine import EpochEnd, ModelConfig, Notice, TrainConfig, load_text
     from engine import LABELS, CellDone, CellEvent, CellStart, compare
-    from engine import format_number as num
+    from engine import format_perplexity
     from engine import ConfigError
     from tui.cli import _overrides
 
@@ -44,12 +44,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
         elif isinstance(event, CellEvent) and isinstance(event.event, EpochEnd):
             e = event.event
             print(f"  {LABELS[event.cell]} epoch {e.epoch}: train loss {e.train_loss:.3f}, validation perplexity "
-                  f"{e.valid_ppl:.2f}, {e.elapsed:.0f} s", file=log, flush=True)
+                  f"{format_perplexity(e.valid_ppl)}, {e.elapsed:.0f} s", file=log, flush=True)
         elif isinstance(event, CellEvent) and isinstance(event.event, Notice):
             print(f"  {LABELS[event.cell]}: {event.event.message}", file=log, flush=True)
         elif isinstance(event, CellDone):
             r = event.row
-            print(f"  {r.label} done: perplexity {num(r.valid_ppl, '.2f')}, top-1 {r.top1:.1%}, "
+            print(f"  {r.label} done: perplexity {format_perplexity(r.valid_ppl)}, top-1 {r.top1:.1%}, "
                   f"suggest p50 {r.latency_p50_ms:.3f} ms", file=log, flush=True)
 
     with stop.on_signals():

@@ -109,7 +109,7 @@ class Reporter:
             self.progress.start()
 
     def __call__(self, event: object) -> None:
-        from engine import EpochEnd, Notice, Progress
+        from engine import EpochEnd, Notice, Progress, format_perplexity
 
         if isinstance(event, Progress):
             if self.progress is not None:
@@ -122,7 +122,7 @@ class Reporter:
         elif isinstance(event, EpochEnd):
             mark = " *" if event.improved else ""
             self._print(f"epoch {event.epoch}: train loss {event.train_loss:.3f}, validation perplexity "
-                        f"{event.valid_ppl:.2f}, lr {event.lr:.2g}, {event.elapsed:.0f} s{mark}")
+                        f"{format_perplexity(event.valid_ppl)}, lr {event.lr:.2g}, {event.elapsed:.0f} s{mark}")
         elif isinstance(event, Notice):
             self._print(event.message)
 
