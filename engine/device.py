@@ -50,13 +50,12 @@ def configure(device: torch.device) -> None:
 
 
 def describe_device(device: torch.device, dtype: torch.dtype | None = None) -> str:
-    """What the log and --json say about the device, e.g. "cuda:0 (NVIDIA H200, bf16)"."""
-    if device.type == "cuda":
-        index = device.index if device.index is not None else torch.cuda.current_device()
-        what = [torch.cuda.get_device_name(index)]
-    else:
-        what = [f"{torch.get_num_threads()} thread(s)"]
-    if dtype is not None:
-        what.append("bf16" if dtype == torch.bfloat16 else "float32")
-    name = f"cuda:{index}" if device.type == "cuda" else device.type
-    return f"{name} ({', '.join(what)})"
+    """What the log and --json say about the device and the precision training uses there
+    (fused_loss.fast_dtype unless `dtype` says), e.g. "cuda:0 (NVIDIA H200, bf16)", "cpu (float32)"."""
+    from engine.fused_loss import fast_dtype
+
+    precision = "bf16" if (dtype or fast_dtype(device)) == torch.bfloat16 else "float32"
+    if device.type != "cuda":
+        return f"{device.type} ({precision})"
+    index = device.index if device.index is not None else torch.cuda.current_device()
+    return f"cuda:{index} ({torch.cuda.get_device_name(index)}, {precision})"

@@ -91,6 +91,15 @@ def context() -> DistContext:
     return DistContext(dist.get_rank(), dist.get_world_size(), device)
 
 
+def rank_threads() -> int | None:
+    """CPU threads for a rank: what torchrun gives each process (OMP_NUM_THREADS, 1 unless set),
+    so that N ranks on one machine do not each start a thread per core. None outside a run."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return None
+    value = os.environ.get("OMP_NUM_THREADS", "")
+    return int(value) if value.isdigit() and int(value) > 0 else None
+
+
 def finish_distributed(ctx: DistContext | None = None) -> None:
     """At the end of the run, on every rank: wait for the others (rank 0 has saved once it is
     here), then leave the process group."""

@@ -304,7 +304,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     train_config.validate()
     if args.name is not None:
         check_name(args.name)  # before reading a corpus that may take minutes
-    from tui.cli_distributed import is_prepared_corpus, rank_log, read_corpus, saves, stop_flag
+    from tui.cli_distributed import is_prepared_corpus, rank_log, read_corpus, saves, stop_flag, where_line
 
     run = getattr(args, "dist_run", None)  # a rank of a torchrun run (tui/cli_distributed.py)
     log = rank_log(run, sys.stderr)
@@ -325,6 +325,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     sized.validate()
     print(f"Corpus: {corpus.stats.summary()}", file=log)
     print(f"Model: {args.cell}, {sized.param_count():,} parameters", file=log)
+    print(where_line(run, args.device, train_config.batch_size), file=log)
 
     stop = stop_flag(run)
     reporter = Reporter(log)

@@ -119,6 +119,18 @@ class RankStopFlag(StopFlag):
         self.stopped = True
 
 
+def where_line(run, device_name: str | None, batch_size: int) -> str:
+    """The log's line about the device (and the processes): "Training on cpu (bf16)"."""
+    from engine import describe_device, pick_device
+
+    device = run.device if run is not None else pick_device(device_name or "auto")
+    line = f"Training on {describe_device(device)}"
+    if run is not None and run.active:
+        backend = "nccl" if device.type == "cuda" else "gloo"
+        line += f", {run.world} processes ({backend}), {batch_size // run.world} of {batch_size} streams each"
+    return line
+
+
 def stop_flag(run) -> StopFlag:
     return StopFlag() if run is None else RankStopFlag(run.is_main)
 
@@ -129,3 +141,34 @@ def end_run(run) -> None:
         from engine import finish_distributed
 
         finish_distributed(run)
+
+
+def with_distributed(cmd_train):
+    """`cmd_train` inside the run's lifetime: under --distributed it joins the process group
+    first (as `args.dist_run`; None otherwise) and meets the other ranks at the end. After an
+    error it leaves without waiting: the others' next collective fails, and they stop too."""
+
+    def run_train(args: argparse.Namespace) -> int:
+        args.dist_run = start_run(args)
+        try:
+            code = cmd_train(args)
+        except BaseException:
+            _abandon(args.dist_run)
+            raise
+        end_run(args.dist_run)
+        return code
+
+    return run_train
+
+
+def _abandon(run) -> None:
+    if run is not None:
+        import torch.distributed as dist
+
+        if dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def saves(run) -> bool:
+    """Whether this process saves and reports the model: rank 0, or the only process."""
+    return run is None or run.is_main
