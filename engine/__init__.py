@@ -82,7 +82,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "engine.adaptive_predict": ("AdaptivePredictor",),
     "engine.learned": ("LearnedStateError", "learned_dir", "load_learned", "save_learned"),
     "engine.learning_setup": ("LearningSetup", "adaptive_evaluate", "learn_after_training", "load_setup",
-                              "save_setup"),
+                              "open_for_typing", "save_setup", "save_typing"),
     # corpora larger than memory, devices, several processes (issue 13); prepared* load no torch
     "engine.prepared": ("default_out", "prepare"),
     "engine.prepared_corpus": ("is_prepared", "load_prepared", "prepared_summary"),
@@ -152,7 +152,15 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; tests/test_import_hygiene.
     from engine.adaptive_eval import evaluate_adaptive
     from engine.adaptive_predict import AdaptivePredictor
     from engine.learned import LearnedStateError, learned_dir, load_learned, save_learned
-    from engine.learning_setup import LearningSetup, adaptive_evaluate, learn_after_training, load_setup, save_setup
+    from engine.learning_setup import (
+        LearningSetup,
+        adaptive_evaluate,
+        learn_after_training,
+        load_setup,
+        open_for_typing,
+        save_setup,
+        save_typing,
+    )
     from engine.store import (
         ModelInfo,
         check_name,

@@ -303,6 +303,10 @@ class OnlineUpdater:
         self._thread = threading.Thread(target=self._run, name="online-update", daemon=True)
         self._thread.start()
 
+    def adapted_state(self) -> dict[str, torch.Tensor]:
+        """A copy of the weights the updates have reached (to save with the learned state)."""
+        return {k: v.detach().clone() for k, v in self.lm.model.state_dict().items()}
+
     def feed(self, ids: list[int]) -> None:
         for i in ids:
             self._queue.put(int(i))

@@ -166,24 +166,62 @@ def learn_after_training(trained: TrainedModel, corpus, text: str, final: bool =
     return replace(trained, metrics=metrics), setup
 
 
-def adaptive_evaluate(trained: TrainedModel, model_dir: str | os.PathLike | None, text: str,
-                      ksr: bool = True, config: LearnConfig | None = None) -> tuple[object, str, str]:
-    """`nextword-tui eval`'s default: type `text` with the learning the app does, using the setup
-    saved beside the model. (EvalResult, what was blended, a note when the setup is missing)."""
-    from engine.adaptive_eval import evaluate_adaptive
-
+def _setup_or_fallback(trained: TrainedModel, model_dir: str | os.PathLike | None) -> tuple[LearningSetup, str]:
+    """The setup saved with a model, or (trained before learning existed, or damaged) one made from
+    the model's own vocabulary with a default blend, and a note that says so."""
     note = ""
-    setup = None
     if model_dir is not None:
         try:
             setup = load_setup(model_dir, trained.vocab)
+            if setup is not None:
+                return setup, ""
         except LearnedStateError as exc:
             note = str(exc)
-    if setup is None:
-        note = note or "No learning setup beside the model (trained before learning existed): the model's own words, default blend."
-        lexicon = Lexicon.from_counts(trained.vocab.keys[2:], [max(1, c) for c in trained.vocab.counts[2:]],
-                                      trained.vocab.display[2:], trained.vocab.lowercase)
-        setup = LearningSetup(lexicon, torch.zeros(0, dtype=torch.int32), Weights(net=0.9, cache=0.05, phrase=0.05))
+    vocab = trained.vocab
+    lexicon = Lexicon.from_counts(vocab.keys[2:], [max(1, c) for c in vocab.counts[2:]], vocab.display[2:], vocab.lowercase)
+    fallback = LearningSetup(lexicon, torch.zeros(0, dtype=torch.int32), Weights(net=0.9, cache=0.05, phrase=0.05))
+    return fallback, note or "No learning setup with the model (trained before learning existed): its own words, a default blend."
+
+
+def adaptive_evaluate(trained: TrainedModel, model_dir: str | os.PathLike | None, text: str,
+                      ksr: bool = True, config: LearnConfig | None = None) -> tuple[object, str, str]:
+    """`nextword-tui eval`'s default: type `text` with the learning the app does, using the setup
+    saved with the model. (EvalResult, what was blended, a note when the setup is missing)."""
+    from engine.adaptive_eval import evaluate_adaptive
+
+    setup, note = _setup_or_fallback(trained, model_dir)
     result = evaluate_adaptive(trained.build_model(), trained.vocab, setup.lexicon, text,
                                ngram=setup.ngram(trained.vocab), weights=setup.weights, config=config, ksr=ksr)
     return result, setup.label(trained.model_config.cell), note
+
+
+def open_for_typing(trained: TrainedModel, model_dir: str | os.PathLike | None,
+                    config: LearnConfig | None = None, online: bool | None = None):
+    """An AdaptivePredictor for typing with this model: its setup, and what typing taught it before
+    (learned/learned.json, adapted weights). A damaged learned state is a note, never a failure:
+    the model then starts learning afresh. Returns (predictor, note)."""
+    from engine.adapt import Learner
+    from engine.adaptive_predict import AdaptivePredictor
+    from engine.learned import load_learned
+
+    setup, note = _setup_or_fallback(trained, model_dir)
+    learner, adapted = None, None
+    folder = learned_dir(model_dir) if model_dir is not None else None
+    if folder is not None and (folder / "learned.json").exists():
+        shapes = {k: tuple(v.shape) for k, v in trained.state_dict.items()}
+        try:
+            learner, adapted = load_learned(folder, trained.vocab, setup.lexicon, shapes)
+        except LearnedStateError as exc:
+            note = (note + " " if note else "") + str(exc)
+    if learner is None:
+        learner = Learner(trained.vocab, setup.lexicon, setup.weights, config)
+    lm = trained.with_state(adapted).language_model() if adapted is not None else trained.language_model()
+    return AdaptivePredictor(lm, learner, setup.ngram(trained.vocab), online=online), note
+
+
+def save_typing(predictor, model_dir: str | os.PathLike) -> Path:
+    """Save what typing taught `predictor` (an AdaptivePredictor) into the model's folder, atomically."""
+    from engine.learned import save_learned
+
+    adapted = predictor.updater.adapted_state() if predictor.updater is not None else None
+    return save_learned(learned_dir(model_dir), predictor.learner, adapted)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from engine import learned_dir, load_model, load_setup, resolve_model
+from engine import learned_dir, load_model, load_setup, open_for_typing, resolve_model, save_typing
 from tui.cli import main
 
 CORPUS = "\n".join([
@@ -52,3 +52,15 @@ def test_eval_is_adaptive_by_default_and_static_on_request(tmp_path, monkeypatch
 
     code, out, _ = run(capsys, "eval", "--model", "m", str(typed))
     assert out.startswith("adaptive (") and "static (network alone)" in out
+
+    # The app's path: open for typing, learn, save, reopen; a damaged state is a note, not a failure.
+    path = resolve_model("m")
+    typing, note = open_for_typing(trained, path, online=False)
+    assert note == "" and "zanzibar" in typing.learner.lexicon.keys()
+    typing.learn("we met Quimby at the bank . Quimby paid . ")
+    save_typing(typing, path)
+    again, note = open_for_typing(load_model("m"), path, online=False)
+    assert note == "" and [s.word for s in again.suggest("I saw Qui")] == ["Quimby"]
+    (learned_dir(path) / "learned.json").write_text("{damaged", encoding="utf-8")
+    fresh, note = open_for_typing(load_model("m"), path, online=False)
+    assert "damaged" in note and fresh.suggest("I saw Qui") == [] and fresh.suggest("the ")
