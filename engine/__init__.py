@@ -66,7 +66,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "engine.evaluation": ("EvalResult", "evaluate", "final_eval_text", "keystroke_savings"),
     "engine.training": ("EpochEnd", "Event", "Notice", "Progress", "default_threads", "train"),
     "engine.trained": ("TrainedModel",),
-    "engine.store": ("ModelInfo", "check_name", "finite_or_none", "list_models", "load_model",
+    "engine.store": ("ModelInfo", "check_name", "damaged_models", "finite_or_none", "list_models", "load_model",
                      "resolve_model", "save_model"),
     "engine.ngram": ("NGramLM",),
     "engine.comparison": ("CellDone", "CellEvent", "CellStart", "Comparison", "Row", "compare",
@@ -164,6 +164,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; tests/test_import_hygiene.
     from engine.store import (
         ModelInfo,
         check_name,
+        damaged_models,
         finite_or_none,
         list_models,
         load_model,

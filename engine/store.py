@@ -274,31 +274,52 @@ def load_model(name_or_path: str | os.PathLike, with_optimizer: bool = False) ->
 
 
 def list_models() -> list[ModelInfo]:
-    """Saved models in models_home(), newest first; unreadable folders are skipped."""
-    home = models_home()
-    if not home.is_dir():
-        return []
+    """Saved models in models_home(), newest first; damaged folders are skipped (damaged_models)."""
     infos = []
-    for folder in home.iterdir():
-        if folder.name.startswith(".") or not folder.is_dir():
-            continue
+    for folder in _model_folders():
         try:
-            config = _read_json(folder / CONFIG)
-            model = config["model"]
-            model_config = _dataclass_from(ModelConfig, model, "model settings")
-            model_config.validate()
-            infos.append(ModelInfo(
-                name=folder.name,
-                path=folder,
-                cell=model_config.cell,
-                params=model_config.param_count(),
-                metrics=config.get("metrics") if isinstance(config.get("metrics"), dict) else {},
-                corpus_fingerprint=str(config.get("corpus_fingerprint", "")),
-                saved_at=float(config.get("saved_at", 0.0)),
-            ))
+            infos.append(_read_info(folder))
         except (NextwordError, KeyError, TypeError, ValueError, OSError):
             continue
     return sorted(infos, key=lambda info: info.saved_at, reverse=True)
+
+
+def damaged_models() -> list[tuple[str, Path, str]]:
+    """The model folders list_models skips, as (name, folder, why), by name: a damaged or
+    incomplete config.json is reported, never hidden."""
+    found = []
+    for folder in _model_folders():
+        try:
+            _read_info(folder)
+        except NextwordError as exc:
+            found.append((folder.name, folder, str(exc)))
+        except KeyError as exc:
+            found.append((folder.name, folder, f"{folder / CONFIG} has no {exc} entry."))
+        except (TypeError, ValueError, OSError) as exc:
+            found.append((folder.name, folder, f"{folder / CONFIG} cannot be read: {exc}."))
+    return sorted(found)
+
+
+def _model_folders() -> list[Path]:
+    home = models_home()
+    if not home.is_dir():
+        return []
+    return [folder for folder in home.iterdir() if not folder.name.startswith(".") and folder.is_dir()]
+
+
+def _read_info(folder: Path) -> ModelInfo:
+    config = _read_json(folder / CONFIG)
+    model_config = _dataclass_from(ModelConfig, config["model"], "model settings")
+    model_config.validate()
+    return ModelInfo(
+        name=folder.name,
+        path=folder,
+        cell=model_config.cell,
+        params=model_config.param_count(),
+        metrics=config.get("metrics") if isinstance(config.get("metrics"), dict) else {},
+        corpus_fingerprint=str(config.get("corpus_fingerprint", "")),
+        saved_at=float(config.get("saved_at", 0.0)),
+    )
 
 
 def _read_bytes(path: Path, checksum: object = None, limit: int = MAX_JSON_BYTES) -> bytes:

@@ -180,3 +180,18 @@ def test_a_diverged_perplexity_is_a_word_not_253_digits(capsys) -> None:
     Reporter(stream)(EpochEnd(epoch=1, train_loss=580.0, valid_loss=583.0, valid_ppl=1e253, lr=10.0,
                               improved=True, elapsed=1.0, state_dict={}))
     assert "validation perplexity > 10^6," in stream.getvalue() and len(stream.getvalue()) < 120
+
+
+def test_damaged_models_are_listed_with_the_reason(trained, tmp_path) -> None:
+    """A damaged config.json was invisible: `models` said "No saved models yet"."""
+    import shutil
+
+    home = tmp_path / "home"
+    shutil.copytree(trained[0] / "models" / "tiny", home / "models" / "broken")
+    (home / "models" / "broken" / "config.json").write_text('{"model": {"cell": "lstm", "cell": "gru"}}')
+    proc = cli("models", home=home)
+    assert proc.returncode == 0 and "No usable saved models" in proc.stdout
+    line = one_error_line(proc.stderr)
+    assert "broken is damaged" in line and "config.json" in line
+    listed = json.loads(cli("models", "--json", home=home).stdout)
+    assert listed[0]["name"] == "broken" and "config.json" in listed[0]["damaged"]

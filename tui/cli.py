@@ -430,18 +430,22 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_models(args: argparse.Namespace) -> int:
     from engine import format_number as num
-    from engine import format_perplexity, list_models
+    from engine import damaged_models, format_perplexity, list_models
+    from tui.safe import printable
 
-    infos = list_models()
-    if args.json:
+    infos, damaged = list_models(), damaged_models()
+    if args.json:  # a damaged model is listed too, as {"name", "path", "damaged": why}
         print(json.dumps([
             {"name": i.name, "path": str(i.path), "cell": i.cell, "params": i.params, "metrics": i.metrics,
              "corpus_fingerprint": i.corpus_fingerprint, "saved_at": i.saved_at}
             for i in infos
-        ]))
+        ] + [{"name": name, "path": str(path), "damaged": why} for name, path, why in damaged]))
         return 0
+    for name, _path, why in damaged:  # on stderr: the table on stdout stays a table
+        _say(f"nextword-tui: {printable(name)} is damaged and cannot be used: {printable(why)}")
     if not infos:
-        print("No saved models yet: train one with `nextword-tui train CORPUS --cell lstm`.")
+        print("No usable saved models" if damaged else "No saved models yet",
+              ": train one with `nextword-tui train CORPUS --cell lstm`.", sep="")
         return 0
     print(f"{'name':<24} {'cell':<5} {'params':>10} {'ppl':>9} {'top-1':>6} {'top-3':>6} {'KSR':>6}  saved")
     for i in infos:
