@@ -195,3 +195,11 @@ def test_damaged_models_are_listed_with_the_reason(trained, tmp_path) -> None:
     assert "broken is damaged" in line and "config.json" in line
     listed = json.loads(cli("models", "--json", home=home).stdout)
     assert listed[0]["name"] == "broken" and "config.json" in listed[0]["damaged"]
+
+
+def test_shell_completion_comes_from_the_same_parser(capsys) -> None:
+    assert main(["--print-completion", "bash"]) == 0
+    script = capsys.readouterr().out
+    assert "continue" in script and "--max-time" in script and "--temperature" in script
+    assert main(["--print-completion", "cmd.exe"]) == 2
+    assert "bash, zsh, tcsh" in one_error_line(capsys.readouterr().err)

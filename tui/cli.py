@@ -71,6 +71,8 @@ def dispatch(argv: list[str]) -> int:
     if argv[:1] in (["--version"], ["-V"]):
         print(f"nextword-tui {version()}")
         return 0
+    if argv[:1] == ["--print-completion"]:
+        return print_completion(argv[1:])
     if not argv or argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help"):
         return open_app(argv)
     args = build_parser().parse_args(argv)
@@ -102,6 +104,19 @@ def _drop_stdout() -> None:
         os.close(devnull)
     except (OSError, ValueError, AttributeError):
         pass
+
+
+def print_completion(argv: list[str]) -> int:
+    """`--print-completion SHELL`: the commands and flags as a completion script, made by shtab
+    from the same parser (so it never drifts from --help)."""
+    shells = ("bash", "zsh", "tcsh")
+    if len(argv) != 1 or argv[0] not in shells:
+        return fail(f"--print-completion needs one shell: {', '.join(shells)} (e.g. nextword-tui "
+                    "--print-completion bash > ~/.local/share/bash-completion/completions/nextword-tui).")
+    import shtab
+
+    print(shtab.complete(build_parser(), shell=argv[0]))
+    return 0
 
 
 def version() -> str:
@@ -138,6 +153,8 @@ def open_app(argv: list[str]) -> int:
                         "(default: %(default)s, this machine only)")
     parser.add_argument("--port", type=int, default=8000, help="with --serve: the port (default: %(default)s)")
     parser.add_argument("-V", "--version", action="store_true", help="print the version and exit")
+    parser.add_argument("--print-completion", metavar="SHELL", help="print a completion script for bash, zsh "
+                        "or tcsh and exit (default: none)")
     args = parser.parse_args(argv)
     if args.corpus is not None and looks_like_a_command(args.corpus):
         close = difflib.get_close_matches(args.corpus, SUBCOMMANDS, n=1, cutoff=0.5)
