@@ -14,6 +14,7 @@ import argparse
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -70,7 +71,7 @@ def main() -> int:
     used = 0
     while not done.is_set():
         if snapshots:  # the newest weights, as the app swaps predictors at each epoch end
-            predictor = Predictor(first.with_state(snapshots[-1]).language_model())
+            predictor = Predictor(replace(first, state_dict=snapshots[-1]).language_model())
             used += 1
         else:
             predictor = Predictor(first.language_model())

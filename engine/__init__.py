@@ -44,6 +44,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "CELLS", "DEVICES", "KINDS", "LABELS", "LIMITS", "MAX_PARAMS", "NGRAM", "NGRAM_MAX_ORDER",
         "NGRAM_ORDER", "OPTIMIZERS", "DataConfig", "ModelConfig", "TrainConfig", "available_memory",
         "check_fits", "check_ngram_order", "parameter_shapes", "parse_setting",
+        "MIN_LINES_TO_SPLIT", "Split", "default_min_freq", "plan_split",
     ),
     "engine.errors": (
         "ConfigError", "CorpusError", "LoadCancelled", "ModelFileError", "NextwordError", "TrainingError",
@@ -64,7 +65,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "engine.model": ("WordRNN",),
     "engine.lm": ("LanguageModel", "NeuralLM"),
     "engine.evaluation": ("EvalResult", "evaluate", "final_eval_text", "keystroke_savings"),
-    "engine.training": ("EpochEnd", "Event", "Notice", "Progress", "default_threads", "train"),
+    "engine.training": ("EpochEnd", "Event", "Notice", "Progress", "StopReason", "default_threads", "train"),
     "engine.trained": ("TrainedModel",),
     "engine.store": ("ModelInfo", "check_name", "damaged_models", "finite_or_none", "list_models", "load_model",
                      "resolve_model", "save_model"),
@@ -128,6 +129,10 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; tests/test_import_hygiene.
         check_ngram_order,
         parameter_shapes,
         parse_setting,
+        MIN_LINES_TO_SPLIT,
+        Split,
+        default_min_freq,
+        plan_split,
     )
     from engine.corpus import Corpus, CorpusStats
     from engine.errors import (
@@ -161,6 +166,10 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; tests/test_import_hygiene.
         save_setup,
         save_typing,
     )
+    from engine.device import describe_device, pick_device
+    from engine.distributed import DistContext, finish_distributed, init_distributed, under_torchrun
+    from engine.prepared import default_out, prepare
+    from engine.prepared_corpus import is_prepared, load_prepared, prepared_summary
     from engine.store import (
         ModelInfo,
         check_name,
@@ -198,6 +207,6 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; tests/test_import_hygiene.
     )
     from engine.selection import Judgement, compare_perplexity, judge, judge_saved
     from engine.trained import TrainedModel
-    from engine.training import EpochEnd, Event, Notice, Progress, default_threads, train
+    from engine.training import EpochEnd, Event, Notice, Progress, StopReason, default_threads, train
     from engine.trash import KEEP_DAYS, move_to_trash, purge, trash_dir, trashed
     from engine.vocab import Vocab

@@ -37,14 +37,14 @@ from typing import Callable, Iterator
 import torch
 
 from engine.config import CELLS, KINDS, LABELS, NGRAM, NGRAM_ORDER, DataConfig, ModelConfig, TrainConfig
-from engine.corpus import Corpus, fit_stream
+from engine.corpus import Corpus
 from engine.errors import TrainingError
 from engine.evaluation import evaluate, final_eval_text
 from engine.formatting import format_number
 from engine.lm import LanguageModel
 from engine.predict import Predictor
 from engine.store import finite_or_none
-from engine.training import train
+from engine.training import fit_stream, train
 
 ROWS = KINDS
 TYPING_KEYS = 300  # keystrokes of the scripted typing session that times suggestions
@@ -116,12 +116,6 @@ class Comparison:
     cancelled: bool = False
     # The measured language models by row (not part of the JSON): benchmarks evaluate them elsewhere.
     models: dict[str, LanguageModel] = field(default_factory=dict, repr=False)
-
-    def row(self, cell: str) -> Row:
-        for r in self.rows:
-            if r.cell == cell:
-                return r
-        raise KeyError(cell)
 
     def format_table(self) -> str:
         head = (f"{'model':<7} {'params':>10} {'tok/s':>9} {'s/epoch':>8} {'epochs':>6} {'val ppl':>9} "

@@ -209,6 +209,34 @@ class DataConfig:
         return asdict(self)
 
 
+MIN_LINES_TO_SPLIT = 10  # fewer non-empty lines than this: validation reuses the training text
+MIN_FREQ_2_FROM = 50_000  # training tokens from which a word must be seen twice (default min_freq)
+
+
+@dataclass(frozen=True)
+class Split:
+    """Which non-empty lines train and which validate: the first n_train, the last n_valid."""
+
+    n_train: int
+    n_valid: int
+    valid_is_train: bool  # too few lines to hold some back: every line does both
+
+
+def plan_split(n_lines: int, config: DataConfig) -> Split:
+    """The split of a text of `n_lines` non-empty lines: the last `valid_fraction` of them are held
+    out for validation, unless that leaves none or the text is too short."""
+    n_valid = round(n_lines * config.valid_fraction)
+    if n_lines < MIN_LINES_TO_SPLIT or n_valid == 0:
+        return Split(n_lines, n_lines, True)
+    return Split(n_lines - n_valid, n_valid, False)
+
+
+def default_min_freq(config: DataConfig, train_tokens: int) -> int:
+    """How often a word must appear in training to join the vocabulary: the setting, else 1 for a
+    small corpus and 2 from MIN_FREQ_2_FROM tokens on (a word seen once then rarely generalises)."""
+    return config.min_freq or (2 if train_tokens >= MIN_FREQ_2_FROM else 1)
+
+
 def check_ngram_order(order: object) -> int:
     """The n-gram order if it is a whole number from 1 to NGRAM_MAX_ORDER, else a ConfigError."""
     if isinstance(order, bool) or not isinstance(order, int) or not 1 <= order <= NGRAM_MAX_ORDER:

@@ -37,10 +37,13 @@ class LanguageModel(Protocol):
         """float32 [t, vocab] log-probabilities; row i predicts ids[i] from <eos> + ids[:i]."""
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class RNNState:
+    """A recurrent state, and the next-token distribution once asked for (cached here: states are
+    shared by the Predictor's cache and never change otherwise)."""
+
     hidden: StepState
-    probs: np.ndarray
+    probs: np.ndarray | None = None
 
 
 class NeuralLM:
@@ -66,13 +69,16 @@ class NeuralLM:
         return Stepper(self.model, self._output_dtype)
 
     def start(self) -> RNNState:
-        return self.advance(RNNState(self.stepper.start(), np.empty(0, np.float32)), EOS_ID)
+        return self.advance(RNNState(self.stepper.start()), EOS_ID)
 
     def advance(self, state: RNNState, token_id: int) -> RNNState:
-        logits, hidden = self.stepper(token_id, state.hidden)
-        return RNNState(hidden, torch.softmax(logits, dim=0).numpy())
+        """The cells only: re-reading a pasted context runs the output layer for none of its
+        tokens, only for the state whose distribution is then asked for (next_probs)."""
+        return RNNState(self.stepper.read(token_id, state.hidden))
 
     def next_probs(self, state: RNNState) -> np.ndarray:
+        if state.probs is None:
+            state.probs = torch.softmax(self.stepper.logits(state.hidden), dim=0).numpy()
         return state.probs
 
     @torch.inference_mode()

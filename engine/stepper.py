@@ -31,31 +31,36 @@ class Stepper:
         self.lstm = config.cell == "lstm"
         self.cell = CELL_FUNCTIONS[config.cell]
         self.hidden_size = config.hidden
-        self.embedding = model.embed.weight.detach()
-        self.layers = [
-            tuple(getattr(model.rnn, f"{name}_l{layer}").detach()
-                  for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
-            for layer in range(config.layers)
-        ]
+        self.embedding = model.embedding().detach()
+        self.layers = [tuple(w.detach() for w in weights) for weights in model.cell_weights()]
+        weight, bias = model.output_layer()
         self.output_dtype = output_dtype or fast_dtype(self.embedding.device)
-        self.output_weight = model.decoder.weight.detach().to(self.output_dtype).contiguous()
-        self.output_bias = model.decoder.bias.detach().float()
+        self.output_weight = weight.detach().to(self.output_dtype).contiguous()
+        self.output_bias = bias.detach().float()
 
     def start(self) -> StepState:
         """The all-zero state a text starts from (the model then reads <eos>)."""
         zeros = self.embedding.new_zeros(1, self.hidden_size)
         return tuple((zeros, zeros) if self.lstm else zeros for _ in self.layers)
 
-    def __call__(self, token: int, state: StepState) -> tuple[torch.Tensor, StepState]:
-        """float32 logits [vocab] for the token after `token`, and the state after reading it."""
+    def read(self, token: int, state: StepState) -> StepState:
+        """The state after reading `token`: the cells only (a re-read context needs no logits)."""
         x = self.embedding[token : token + 1]
         new_state = []
         for weights, layer_state in zip(self.layers, state):
             layer_state = self.cell(x, layer_state, *weights)
             new_state.append(layer_state)
             x = layer_state[0] if self.lstm else layer_state
+        return tuple(new_state)
+
+    def logits(self, state: StepState) -> torch.Tensor:
+        """float32 logits [vocab] of the token that follows `state`: the output layer."""
+        top = state[-1][0] if self.lstm else state[-1]
         if self.output_dtype == torch.float32:
-            logits = torch.addmv(self.output_bias, self.output_weight, x[0])
-        else:
-            logits = torch.mv(self.output_weight, x[0].to(self.output_dtype)).float().add_(self.output_bias)
-        return logits, tuple(new_state)
+            return torch.addmv(self.output_bias, self.output_weight, top[0])
+        return torch.mv(self.output_weight, top[0].to(self.output_dtype)).float().add_(self.output_bias)
+
+    def __call__(self, token: int, state: StepState) -> tuple[torch.Tensor, StepState]:
+        """float32 logits [vocab] for the token after `token`, and the state after reading it."""
+        state = self.read(token, state)
+        return self.logits(state), state

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import torch
 
@@ -33,7 +33,3 @@ class TrainedModel:
     def language_model(self, output_dtype: torch.dtype | None = None) -> NeuralLM:
         """For typing and evaluation; `output_dtype` as in NeuralLM (None: the fast one here)."""
         return NeuralLM(self.build_model(), self.vocab, output_dtype=output_dtype)
-
-    def with_state(self, state_dict: dict[str, torch.Tensor]) -> "TrainedModel":
-        """The same model with other weights (for example a snapshot taken during training)."""
-        return replace(self, state_dict=state_dict, optimizer_state=None)

@@ -1,8 +1,10 @@
 """Train a WordRNN as a real language model: every position predicts the next token, with
 truncated backpropagation through time over batched token streams.
 
-Front ends watch training through plain event dataclasses (`on_event`) and stop it through
-`should_stop`, polled every batch; neither needs to know anything about threads or UIs.
+The loop reads like PyTorch's word_language_model: for each epoch, train over the BPTT chunks,
+measure the validation loss, keep the best weights, halve the learning rate when it did not improve,
+stop after `patience` such epochs. Front ends watch through plain event dataclasses (`on_event`)
+and stop it through `should_stop`, polled every batch; neither needs to know about threads or UIs.
 """
 
 from __future__ import annotations
@@ -12,16 +14,17 @@ import math
 import os
 import time
 from dataclasses import dataclass, replace
-from typing import Callable
+from typing import Callable, Iterator, Literal
 
 import torch
 import torch.nn.functional as F
 
 from engine.config import ModelConfig, TrainConfig, check_fits
-from engine.corpus import Corpus, batchify, fit_stream
-from engine.errors import ConfigError, TrainingError
+from engine.corpus import Corpus
+from engine.device import pick_device
+from engine.errors import ConfigError, CorpusError, TrainingError
 from engine.evaluation import evaluate, final_eval_text
-from engine.fused_loss import fast_dtype, linear_cross_entropy
+from engine.fused_loss import fast_dtype
 from engine.lm import NeuralLM
 from engine.model import Hidden, WordRNN
 from engine.trained import TrainedModel
@@ -29,6 +32,11 @@ from engine.trained import TrainedModel
 EVENTS_PER_SECOND = 4
 VALID_BATCH = 10
 MAX_DIVERGENCES = 3
+PARTIAL_VALID_TOKENS = 20_000  # a stopped epoch is validated on this much, so stopping stays quick
+MIN_BATCHES = 4  # a corpus shorter than this many full batches is repeated (fit_stream)
+
+StopReason = Literal["completed", "early stopping", "time budget", "cancelled", "diverged"]
+PARTIAL: tuple[StopReason, ...] = ("cancelled", "time budget")  # stopped inside an epoch
 
 
 @dataclass(frozen=True)
@@ -65,18 +73,52 @@ class Notice:
 Event = Progress | EpochEnd | Notice
 
 
+
+# -- batches -----------------------------------------------------------------------------------
+
+
+def batchify(ids: torch.Tensor, batch_size: int) -> torch.Tensor:
+    """Cut a token stream into `batch_size` parallel streams: [length, batch]."""
+    length = ids.numel() // batch_size
+    return ids[: length * batch_size].view(batch_size, length).t().contiguous()
+
+
+def fit_stream(ids: torch.Tensor, batch_size: int, bptt: int, min_batches: int = MIN_BATCHES) -> tuple[torch.Tensor, int]:
+    """Repeat a stream too short for `min_batches` full batches, so a tiny corpus still trains.
+
+    Returns the (possibly repeated) stream and how many times it was repeated.
+    """
+    need = batch_size * (bptt * min_batches + 1)
+    if ids.numel() >= need:
+        return ids, 1
+    if ids.numel() < 2:
+        raise CorpusError("The corpus needs at least two tokens to learn anything.")
+    repeats = -(-need // ids.numel())
+    return ids.repeat(repeats), repeats
+
+
+def training_streams(ids: torch.Tensor, config: TrainConfig, device: torch.device) -> tuple[torch.Tensor, int]:
+    """The BPTT streams one epoch reads, [length, batch_size] on `device`, and how many times the
+    training text was repeated to fill them. The one place they are built: a distributed run keeps
+    the columns (streams) of its rank."""
+    stream, repeats = fit_stream(ids, config.batch_size, config.bptt)
+    return batchify(stream, config.batch_size).to(device), repeats
+
+
+def bptt_chunks(data: torch.Tensor, bptt: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """(inputs, targets) chunks of at most `bptt` time steps; targets are the inputs shifted by one."""
+    for i in range(0, data.size(0) - 1, bptt):
+        seq = min(bptt, data.size(0) - 1 - i)
+        yield data[i : i + seq], data[i + 1 : i + 1 + seq]
+
+
+# -- small pieces ------------------------------------------------------------------------------
+
+
 def default_threads() -> int:
     """All cores but one: a core left free keeps the UI and the machine responsive, and PyTorch's
     thread pool slows down many times over (measured 5-10x here) when one of its cores is busy."""
     return max(1, (os.cpu_count() or 2) - 1)
-
-
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("device 'cuda' was asked for, but no CUDA GPU is available here.")
-    return torch.device(name)
 
 
 def detach(hidden: Hidden) -> Hidden:
@@ -99,43 +141,26 @@ def make_optimizer(model: WordRNN, config: TrainConfig, lr: float) -> torch.opti
         return kind(model.parameters(), lr=lr, weight_decay=config.weight_decay)
 
 
-def forward_loss(model: WordRNN, x: torch.Tensor, y: torch.Tensor, hidden: Hidden,
-                 dtype: torch.dtype) -> tuple[torch.Tensor, Hidden]:
-    """Training loss of one BPTT chunk, with the output layer fused into the loss (engine/fused_loss.py).
-
-    In bf16 mode the LSTM's recurrence runs in bf16 too (measured 1.2x more, same learning curve);
-    for RNN and GRU it gained nothing measurable, so they stay in float32.
-    """
-    emb = model.drop(model.embed(x))
-    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=dtype == torch.bfloat16 and model.config.cell == "lstm"):
-        output, hidden = model.rnn(emb, hidden)
-    output = model.drop(output.float())
-    hidden = tuple(h.float() for h in hidden) if isinstance(hidden, tuple) else hidden.float()
-    loss = linear_cross_entropy(
-        output.reshape(-1, output.size(-1)), model.decoder.weight, model.decoder.bias, y.reshape(-1).long(), dtype
-    )
-    return loss, hidden
-
-
 @torch.inference_mode()
 def validation_loss(model: WordRNN, ids: torch.Tensor, bptt: int, max_tokens: int | None = None) -> float:
     """Mean cross-entropy per token over a validation stream."""
     if max_tokens is not None:
         ids = ids[: max_tokens + 1]
     batch = max(1, min(VALID_BATCH, (ids.numel() - 1) // 2))
-    data = batchify(ids, batch).to(model.decoder.bias.device)
+    data = batchify(ids, batch).to(model.embedding().device)
     was_training = model.training
     model.eval()
     hidden = model.init_hidden(batch)
     total, count = 0.0, 0
-    for i in range(0, data.size(0) - 1, bptt):
-        seq = min(bptt, data.size(0) - 1 - i)
-        x, y = data[i : i + seq], data[i + 1 : i + 1 + seq]
+    for x, y in bptt_chunks(data, bptt):
         logits, hidden = model(x, hidden)
         total += F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), y.reshape(-1).long(), reduction="sum").item()
         count += y.numel()
     model.train(was_training)
     return total / max(count, 1)
+
+
+# -- the loop ----------------------------------------------------------------------------------
 
 
 def train(
@@ -146,190 +171,216 @@ def train(
     should_stop: Callable[[], bool] | None = None,
     resume: TrainedModel | None = None,
 ) -> TrainedModel:
-    """Train a model on `corpus` and return the weights with the best validation loss."""
+    """Train a model on `corpus` and return the weights with the best validation loss.
+
+    `on_event` gets Progress (a few times a second), EpochEnd and Notice events; `should_stop` is
+    polled every batch. `resume` continues a saved model (same vocabulary and settings), optimizer
+    state included when it has one. Raises TrainingError when nothing was learned (diverged, or
+    cancelled before the first epoch ended), ConfigError for settings that do not fit.
+    """
     config = train_config or TrainConfig()
     config.validate()
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(config.threads or default_threads())  # per calling thread (OpenMP)
     try:
-        return _train(corpus, model_config, config, on_event, should_stop, resume)
+        return _Run(corpus, model_config, config, on_event, should_stop, resume).run()
     finally:
         torch.set_num_threads(previous_threads)
 
 
-def _train(
-    corpus: Corpus,
-    model_config: ModelConfig,
-    config: TrainConfig,
-    on_event: Callable[[Event], None] | None,
-    should_stop: Callable[[], bool] | None,
-    resume: TrainedModel | None,
-) -> TrainedModel:
-    model_config = replace(model_config, vocab_size=len(corpus.vocab))
-    model_config.validate()
-    emit = on_event or (lambda event: None)
-    stop_requested = should_stop or (lambda: False)
+class _Run:
+    """One training run: the model, its optimizer and the bookkeeping that the loop reads."""
 
-    batch_size = config.batch_size
-    check_fits(model_config, batch_size, config.bptt)
-    stream, repeats = fit_stream(corpus.train_ids, batch_size, config.bptt)
-    if repeats > 1:
-        emit(Notice(f"Small corpus: each epoch reads the training text {repeats} times."))
+    def __init__(self, corpus: Corpus, model_config: ModelConfig, config: TrainConfig,
+                 on_event: Callable[[Event], None] | None, should_stop: Callable[[], bool] | None,
+                 resume: TrainedModel | None):
+        self.corpus, self.config = corpus, config
+        self.model_config = replace(model_config, vocab_size=len(corpus.vocab))
+        self.model_config.validate()
+        self.emit = on_event or (lambda event: None)
+        self.should_stop = should_stop or (lambda: False)
+        check_fits(self.model_config, config.batch_size, config.bptt)
+        torch.manual_seed(config.seed)
+        device = pick_device(config.device)
+        self.data, repeats = training_streams(corpus.train_ids, config, device)
+        if repeats > 1:
+            self.emit(Notice(f"Small corpus: each epoch reads the training text {repeats} times."))
+        self.model = WordRNN(self.model_config).to(device)
+        self.dtype = fast_dtype(device)
+        self.lr = config.lr
+        self.optimizer = make_optimizer(self.model, config, self.lr)
+        self.history: list[dict] = []
+        if resume is not None:
+            self._resume(resume)
+        self.steps_per_epoch = math.ceil((self.data.size(0) - 1) / config.bptt)
+        self.best_loss, self.best_state = math.inf, cpu_state(self.model)
+        self.last_good = self.best_state  # state dicts here are CPU copies that nothing modifies
+        self.bad_epochs = self.divergences = self.steps_done = self.tokens_seen = 0
+        self.warned_worse_than_guessing = False
+        self.stopped: StopReason = "completed"
+        self.started = self.last_event = time.perf_counter()
 
-    torch.manual_seed(config.seed)
-    device = pick_device(config.device)
-    data = batchify(stream, batch_size).to(device)
-    valid = corpus.valid_ids
-    model = WordRNN(model_config).to(device)
-    dtype = fast_dtype(device)
-    lr = config.lr
-    optimizer = make_optimizer(model, config, lr)
-    history: list[dict] = []
-    if resume is not None:
-        _check_resumable(resume, corpus, model_config)
-        model.load_state_dict(resume.state_dict)
+    def run(self) -> TrainedModel:
+        for epoch in range(1, self.config.epochs + 1):
+            train_loss, seen = self.train_epoch(epoch)
+            partial = self.stopped in PARTIAL
+            if self.stopped == "diverged" or (partial and (seen == 0 or self.history)):
+                break  # nothing new worth validating, or an earlier epoch already measured
+            improved = self.end_epoch(train_loss, partial)
+            if partial:
+                break
+            if self.bad_epochs >= self.config.patience:
+                self.stopped = "early stopping"
+                break
+            if not improved:
+                self.set_lr(self.lr / 2)
+        return self.result()
+
+    def train_epoch(self, epoch: int) -> tuple[float, int]:
+        """One pass over the streams (or until a stop); the mean training loss and the targets seen."""
+        self.model.train()
+        hidden = self.model.init_hidden(self.config.batch_size)
+        loss_sum, seen = 0.0, 0
+        for step, (x, y) in enumerate(bptt_chunks(self.data, self.config.bptt), start=1):
+            stop = self.stop_reason()
+            if stop is not None:
+                self.stopped = stop
+                break
+            loss, hidden = self.model(x, detach(hidden), y, self.dtype)
+            if not torch.isfinite(loss):
+                if not self.recover(loss.item(), epoch, step):
+                    self.stopped = "diverged"
+                    break
+                hidden = self.model.init_hidden(self.config.batch_size)
+                continue
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.clip)
+            self.optimizer.step()
+            self.steps_done += 1
+            self.tokens_seen += y.numel()
+            loss_sum += loss.item() * y.numel()
+            seen += y.numel()
+            self.report(epoch, step, loss_sum / seen)
+        return loss_sum / max(seen, 1), seen
+
+    def stop_reason(self) -> StopReason | None:
+        """Whether to stop before the next batch: asked to, or out of time (after one step at least)."""
+        if self.should_stop():
+            return "cancelled"
+        budget = self.config.max_time
+        if budget is not None and self.steps_done > 0 and time.perf_counter() - self.started >= budget:
+            return "time budget"
+        return None
+
+    def recover(self, loss: float, epoch: int, step: int) -> bool:
+        """After a NaN or infinite loss: back to the last good weights at half the learning rate,
+        unless it has happened too often (False: give up)."""
+        self.divergences += 1
+        if self.divergences > MAX_DIVERGENCES:
+            if self.history:
+                self.emit(Notice("Training diverged again and was stopped; the best weights so far are kept. "
+                                 "Lower the learning rate and train again."))
+            return False
+        self.lr /= 2
+        self.model.load_state_dict(self.last_good)
+        self.optimizer = make_optimizer(self.model, self.config, self.lr)
+        self.emit(Notice(
+            f"The loss became {loss} at epoch {epoch}, step {step}: restored the last good "
+            f"weights and halved the learning rate to {self.lr:.2g}. If this repeats, lower the learning rate."
+        ))
+        return True
+
+    def report(self, epoch: int, step: int, train_loss: float) -> None:
+        """A Progress event, at most EVENTS_PER_SECOND times a second and at each epoch's last step."""
+        now = time.perf_counter()
+        if now - self.last_event >= 1 / EVENTS_PER_SECOND or step == self.steps_per_epoch:
+            self.last_event = now
+            self.emit(_progress(self.config, epoch, step, self.steps_per_epoch, train_loss,
+                                self.tokens_seen, self.lr, now - self.started))
+
+    def end_epoch(self, train_loss: float, partial: bool) -> bool:
+        """Validate, checkpoint (the best weights, and the last good ones), record the epoch and
+        emit EpochEnd. Whether the validation loss improved."""
+        valid_loss = validation_loss(self.model, self.corpus.valid_ids, self.config.bptt,
+                                     max_tokens=PARTIAL_VALID_TOKENS if partial else None)
+        if not math.isfinite(valid_loss):
+            valid_loss = math.inf
+        self.warn_if_worse_than_guessing(valid_loss)
+        improved = valid_loss < self.best_loss
+        state = cpu_state(self.model)
+        if improved:
+            self.best_loss, self.best_state, self.bad_epochs = valid_loss, state, 0
+        else:
+            self.bad_epochs += 1
+        if math.isfinite(valid_loss):
+            self.last_good = state
+        elapsed = time.perf_counter() - self.started
+        self.history.append({"epoch": len(self.history) + 1, "train_loss": train_loss, "valid_loss": valid_loss,
+                             "valid_ppl": _ppl(valid_loss), "lr": self.lr, "elapsed": elapsed})
+        self.emit(EpochEnd(len(self.history), train_loss, valid_loss, _ppl(valid_loss), self.lr, improved,
+                           elapsed, state))
+        return improved
+
+    def warn_if_worse_than_guessing(self, valid_loss: float) -> None:
+        guessing = math.log(self.model_config.vocab_size)
+        if valid_loss > guessing and not self.warned_worse_than_guessing:
+            self.warned_worse_than_guessing = True
+            self.emit(Notice(
+                f"The model predicts worse than guessing (validation loss {valid_loss:.2f} > "
+                f"{guessing:.2f}): the learning rate {self.config.lr} is probably too high."
+            ))
+
+    def set_lr(self, lr: float) -> None:
+        self.lr = lr
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+
+    def _resume(self, resume: TrainedModel) -> None:
+        _check_resumable(resume, self.corpus, self.model_config)
+        self.model.load_state_dict(resume.state_dict)
         if resume.optimizer_state is not None:
             # A copy: the model resumed from keeps its own state, so resuming twice repeats a run.
             state = copy.deepcopy(resume.optimizer_state)
-            check_optimizer_state(state, [tuple(p.shape) for p in model.parameters()])
-            optimizer.load_state_dict(state)
-            lr = optimizer.param_groups[0]["lr"]
-        history = list(resume.history)
+            check_optimizer_state(state, [tuple(p.shape) for p in self.model.parameters()])
+            self.optimizer.load_state_dict(state)
+            self.lr = self.optimizer.param_groups[0]["lr"]
+        self.history = list(resume.history)
 
-    steps_per_epoch = math.ceil((data.size(0) - 1) / config.bptt)
-    total_steps = steps_per_epoch * config.epochs
-    best_loss, best_state = math.inf, cpu_state(model)
-    last_good = best_state  # state dicts here are CPU copies that nothing modifies
-    bad_epochs = divergences = steps_done = tokens_seen = 0
-    warned_worse_than_guessing = False
-    stopped = "completed"
-    started = last_event = time.perf_counter()
-
-    for epoch in range(1, config.epochs + 1):
-        model.train()
-        hidden = model.init_hidden(batch_size)
-        loss_sum, loss_count = 0.0, 0
-        for step, i in enumerate(range(0, data.size(0) - 1, config.bptt), start=1):
-            elapsed = time.perf_counter() - started
-            if stop_requested():
-                stopped = "cancelled"
-                break
-            if config.max_time is not None and steps_done > 0 and elapsed >= config.max_time:
-                stopped = "time budget"
-                break
-            seq = min(config.bptt, data.size(0) - 1 - i)
-            x, y = data[i : i + seq], data[i + 1 : i + 1 + seq]
-            hidden = detach(hidden)
-            loss, hidden = forward_loss(model, x, y, hidden, dtype)
-            if not torch.isfinite(loss):
-                divergences += 1
-                if divergences > MAX_DIVERGENCES:
-                    stopped = "diverged"
-                    if history:
-                        emit(Notice("Training diverged again and was stopped; the best weights so far are kept. "
-                                    "Lower the learning rate and train again."))
-                    break
-                lr /= 2
-                model.load_state_dict(last_good)
-                optimizer = make_optimizer(model, config, lr)
-                hidden = model.init_hidden(batch_size)
-                emit(Notice(
-                    f"The loss became {loss.item()} at epoch {epoch}, step {step}: restored the last good "
-                    f"weights and halved the learning rate to {lr:.2g}. If this repeats, lower the learning rate."
-                ))
-                continue
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip)
-            optimizer.step()
-
-            steps_done += 1
-            tokens_seen += y.numel()
-            loss_sum += loss.item() * y.numel()
-            loss_count += y.numel()
-            now = time.perf_counter()
-            if now - last_event >= 1 / EVENTS_PER_SECOND or step == steps_per_epoch:
-                last_event = now
-                emit(_progress(config, epoch, step, steps_per_epoch, total_steps,
-                               loss_sum / loss_count, tokens_seen, lr, now - started))
-        if stopped == "diverged":
-            break
-
-        partial = stopped in ("cancelled", "time budget")
-        if partial and (loss_count == 0 or history):
-            break  # nothing new worth validating, or an earlier epoch already measured
-        valid_loss = validation_loss(model, valid, config.bptt, max_tokens=20_000 if partial else None)
-        if not math.isfinite(valid_loss):
-            valid_loss = math.inf
-        improved = valid_loss < best_loss
-        if valid_loss > math.log(model_config.vocab_size) and not warned_worse_than_guessing:
-            warned_worse_than_guessing = True
-            emit(Notice(
-                f"The model predicts worse than guessing (validation loss {valid_loss:.2f} > "
-                f"{math.log(model_config.vocab_size):.2f}): the learning rate {config.lr} is probably too high."
-            ))
-        state = cpu_state(model)
-        if improved:
-            best_loss, best_state = valid_loss, state
-            bad_epochs = 0
-        else:
-            bad_epochs += 1
-        last_good = state if math.isfinite(valid_loss) else last_good
-        train_loss = loss_sum / max(loss_count, 1)
-        elapsed = time.perf_counter() - started
-        history.append({
-            "epoch": len(history) + 1,
-            "train_loss": train_loss,
-            "valid_loss": valid_loss,
-            "valid_ppl": _ppl(valid_loss),
-            "lr": lr,
-            "elapsed": elapsed,
-        })
-        emit(EpochEnd(len(history), train_loss, valid_loss, _ppl(valid_loss), lr, improved, elapsed, state))
-        if partial:
-            break
-        if bad_epochs >= config.patience:
-            stopped = "early stopping"
-            break
-        if not improved:
-            lr /= 2
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-
-    if best_loss == math.inf:
-        if stopped == "diverged":
+    def result(self) -> TrainedModel:
+        """The best weights with their final metrics; TrainingError if nothing was learned."""
+        if self.best_loss == math.inf and self.stopped == "diverged":
             raise TrainingError(
-                f"Training diverged (the loss became NaN or infinite) with learning rate {config.lr}: "
+                f"Training diverged (the loss became NaN or infinite) with learning rate {self.config.lr}: "
                 "lower it (for example to a tenth) and try again."
             )
-        if stopped == "cancelled":
+        if self.best_loss == math.inf and self.stopped == "cancelled":
             raise TrainingError("Training was stopped before the model learned anything.")
-    train_time = time.perf_counter() - started
-    model.load_state_dict(best_state)
-    final = final_metrics(best_state, model_config, corpus)
-    metrics = {
-        **final,
-        "valid_loss": best_loss,
-        "valid_ppl": _ppl(best_loss),
-        "epochs": len(history),
-        "steps": steps_done,
-        "tokens_seen": tokens_seen,
-        "train_time": train_time,
-        "tokens_per_s": tokens_seen / train_time if train_time > 0 else 0.0,
-        "stopped": stopped,
-        "params": model_config.param_count(),
-    }
-    return TrainedModel(
-        model_config=model_config,
-        train_config=config,
-        data_config=corpus.config,
-        vocab=corpus.vocab,
-        state_dict=best_state,
-        metrics=metrics,
-        history=history,
-        corpus_fingerprint=corpus.fingerprint,
-        optimizer_state=optimizer.state_dict(),
-    )
+        train_time = time.perf_counter() - self.started
+        self.model.load_state_dict(self.best_state)
+        metrics = {
+            **final_metrics(self.best_state, self.model_config, self.corpus),
+            "valid_loss": self.best_loss,
+            "valid_ppl": _ppl(self.best_loss),
+            "epochs": len(self.history),
+            "steps": self.steps_done,
+            "tokens_seen": self.tokens_seen,
+            "train_time": train_time,
+            "tokens_per_s": self.tokens_seen / train_time if train_time > 0 else 0.0,
+            "stopped": self.stopped,
+            "params": self.model.param_count(),
+        }
+        return TrainedModel(
+            model_config=self.model_config,
+            train_config=self.config,
+            data_config=self.corpus.config,
+            vocab=self.corpus.vocab,
+            state_dict=self.best_state,
+            metrics=metrics,
+            history=self.history,
+            corpus_fingerprint=self.corpus.fingerprint,
+            optimizer_state=self.optimizer.state_dict(),
+        )
 
 
 def final_metrics(state: dict[str, torch.Tensor], config: ModelConfig, corpus: Corpus) -> dict:
@@ -344,9 +395,9 @@ def _ppl(loss: float) -> float:
     return math.exp(loss) if loss < 700 else math.inf
 
 
-def _progress(config: TrainConfig, epoch: int, step: int, steps_per_epoch: int, total_steps: int,
-              train_loss: float, tokens_seen: int, lr: float, elapsed: float) -> Progress:
-    fraction = ((epoch - 1) * steps_per_epoch + step) / total_steps
+def _progress(config: TrainConfig, epoch: int, step: int, steps_per_epoch: int, train_loss: float,
+              tokens_seen: int, lr: float, elapsed: float) -> Progress:
+    fraction = ((epoch - 1) * steps_per_epoch + step) / (steps_per_epoch * config.epochs)
     if config.max_time is not None:
         fraction = max(fraction, elapsed / config.max_time)
     fraction = min(fraction, 1.0)

@@ -28,6 +28,12 @@ from engine.comparison import (
 )
 from engine import TrainConfig
 
+def row_of(result: Comparison, cell: str) -> Row:
+    """The row of `cell` (each cell has at most one)."""
+    (row,) = [r for r in result.rows if r.cell == cell]
+    return row
+
+
 SMALL = ModelConfig(emb=16, hidden=16, dropout=0.0)
 BUDGET = 0.8
 _LINES = [
@@ -70,7 +76,7 @@ def test_one_row_per_cell_and_the_ngram(measured):
         assert r.stopped in ("time budget", "completed", "early stopping")
         sized = ModelConfig(**{**SMALL.to_json(), "cell": r.cell, "vocab_size": result.model_config.vocab_size})
         assert r.params == sized.param_count()
-    gram = result.row("ngram")
+    gram = row_of(result, "ngram")
     assert gram.epochs is None and gram.curve == [] and gram.stopped == "counted"
     assert set(result.models) == set(ORDER)
 
@@ -125,7 +131,7 @@ def test_events_are_tagged_with_their_cell(measured):
         mine = [e.event for e in tagged if e.cell == cell]
         assert any(isinstance(e, Progress) for e in mine)
         ends = [e for e in mine if isinstance(e, EpochEnd)]
-        assert [e.valid_loss for e in ends] == result.row(cell).curve
+        assert [e.valid_loss for e in ends] == row_of(result, cell).curve
     assert not any(e.cell == "ngram" for e in tagged)
 
 
@@ -141,7 +147,7 @@ def test_ngram_top_k_is_scored_on_the_same_text_as_the_networks(monkeypatch):
     result = compare(text, 0.3, SMALL, cells=("rnn",))
     cut = final_eval_text(text.strip().split("\n", 36)[-1])
     assert 0 < len(cut) <= 50 and result.eval_chars == len(cut)
-    rnn = result.row("rnn")
+    rnn = row_of(result, "rnn")
     again = evaluate(result.models["rnn"], cut)
     assert (rnn.top1, rnn.top3, rnn.ksr) == (again.top1, again.top3, again.ksr)
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from engine import Corpus, DataConfig, load_text
-from engine.corpus import batchify, fit_stream
+from engine.training import batchify, fit_stream
 from engine.errors import ConfigError, CorpusError
 from engine.tokenizer import tokenize
 from engine.vocab import UNK_ID

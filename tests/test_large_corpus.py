@@ -12,6 +12,7 @@ import unicodedata
 import pytest
 import torch
 
+import engine._stream as stream_module
 import engine.corpus as corpus_module
 from engine import ModelConfig, NextwordError, TrainConfig, train
 from engine import Corpus, DataConfig, LoadCancelled, load_text
@@ -52,9 +53,9 @@ def make_text(seed: int = 0, lines: int = 160, newline: str = "\n", trailing: bo
 def streaming(monkeypatch):
     """Everything above 1 KB streams, in 64-byte reads; progress is reported for every chunk."""
     monkeypatch.setattr(corpus_module, "STREAM_THRESHOLD_BYTES", 1024)
-    monkeypatch.setattr(corpus_module, "STREAM_CHUNK_BYTES", 64)
-    monkeypatch.setattr(corpus_module, "PROGRESS_INTERVAL", 0.0)
-    monkeypatch.setattr(corpus_module._IdStream, "SEGMENT", 97)  # ids kept in many small arrays
+    monkeypatch.setattr(stream_module, "STREAM_CHUNK_BYTES", 64)
+    monkeypatch.setattr(stream_module, "PROGRESS_INTERVAL", 0.0)
+    monkeypatch.setattr(stream_module._IdStream, "SEGMENT", 97)  # ids kept in many small arrays
     return monkeypatch
 
 
@@ -76,7 +77,7 @@ def assert_same_corpus(streamed: Corpus, expected: Corpus) -> None:
     assert streamed.stats == expected.stats
     assert streamed.fingerprint == expected.fingerprint
     assert streamed.config == expected.config
-    assert streamed.valid_text == expected.valid_text[: corpus_module.VALID_TEXT_CHARS]
+    assert streamed.valid_text == expected.valid_text[: stream_module.VALID_TEXT_CHARS]
 
 
 def streamed_and_expected(path, config=None, **kwargs) -> tuple[Corpus, Corpus]:
@@ -90,7 +91,7 @@ def streamed_and_expected(path, config=None, **kwargs) -> tuple[Corpus, Corpus]:
 @pytest.mark.parametrize("trailing", [True, False])
 @pytest.mark.parametrize("chunk", [64, 61, 1000])
 def test_streamed_corpus_equals_from_text(streaming, tmp_path, newline, trailing, chunk):
-    streaming.setattr(corpus_module, "STREAM_CHUNK_BYTES", chunk)
+    streaming.setattr(stream_module, "STREAM_CHUNK_BYTES", chunk)
     path = write(tmp_path, make_text(1, newline=newline, trailing=trailing).encode())
     assert_same_corpus(*streamed_and_expected(path))
 
@@ -114,7 +115,7 @@ def test_utf8_bom(streaming, tmp_path):
 @pytest.mark.parametrize("encoding, bom", [("utf-16-le", b"\xff\xfe"), ("utf-16-be", b"\xfe\xff")])
 @pytest.mark.parametrize("chunk", [64, 61])
 def test_utf16_with_bom_streams(streaming, tmp_path, encoding, bom, chunk):
-    streaming.setattr(corpus_module, "STREAM_CHUNK_BYTES", chunk)  # 61: code units and surrogates cut
+    streaming.setattr(stream_module, "STREAM_CHUNK_BYTES", chunk)  # 61: code units and surrogates cut
     path = write(tmp_path, bom + make_text(4, newline="\r\n").encode(encoding))
     assert_same_corpus(*streamed_and_expected(path))
 
@@ -170,7 +171,7 @@ def test_lines_longer_than_a_chunk_cut_at_spaces(streaming, tmp_path, newline):
 
 
 def test_automatic_min_freq_switches_at_50000_tokens(streaming, tmp_path):
-    streaming.setattr(corpus_module, "STREAM_CHUNK_BYTES", 4096)
+    streaming.setattr(stream_module, "STREAM_CHUNK_BYTES", 4096)
     rng = random.Random(7)
     lines = [" ".join(rng.choice(_WORDS) + str(rng.randint(0, 3000) if rng.random() < 0.05 else "")
                       for _ in range(10)) for _ in range(5000)]
@@ -180,14 +181,14 @@ def test_automatic_min_freq_switches_at_50000_tokens(streaming, tmp_path):
 
 
 def test_valid_text_keeps_only_its_start(streaming, tmp_path):
-    streaming.setattr(corpus_module, "VALID_TEXT_CHARS", 300)
+    streaming.setattr(stream_module, "VALID_TEXT_CHARS", 300)
     streamed, expected = streamed_and_expected(write(tmp_path, make_text(8, lines=400).encode()))
     assert len(expected.valid_text) > 300
     assert streamed.valid_text == expected.valid_text[:300]
 
 
 def test_valid_text_covers_what_final_metrics_reads():
-    assert corpus_module.VALID_TEXT_CHARS > FINAL_EVAL_CHARS
+    assert stream_module.VALID_TEXT_CHARS > FINAL_EVAL_CHARS
 
 
 def test_fingerprint_is_that_of_the_text(streaming, tmp_path):
@@ -287,13 +288,13 @@ def test_files_above_the_streaming_limit_are_refused(streaming, tmp_path):
 
 
 def test_text_without_spaces_or_line_breaks_is_refused(streaming, tmp_path):
-    streaming.setattr(corpus_module, "MAX_UNBROKEN_CHARS", 1000)
+    streaming.setattr(stream_module, "MAX_UNBROKEN_CHARS", 1000)
     assert "without a space" in refusal(Corpus.from_file, write(tmp_path, b"x" * 3000))
 
 
 def test_a_file_that_changes_while_it_is_read_is_refused(streaming, tmp_path):
     path = write(tmp_path, make_text(11).encode())
-    scan = corpus_module._scan
+    scan = stream_module._scan
 
     def scan_then_append(*args):
         result = scan(*args)
@@ -301,7 +302,7 @@ def test_a_file_that_changes_while_it_is_read_is_refused(streaming, tmp_path):
             f.write(b"one more line\n")
         return result
 
-    streaming.setattr(corpus_module, "_scan", scan_then_append)
+    streaming.setattr(stream_module, "_scan", scan_then_append)
     assert "changed while it was being read" in refusal(Corpus.from_file, path)
 
 
@@ -318,7 +319,7 @@ def test_progress_rises_to_one(streaming, tmp_path):
 
 
 def test_progress_is_throttled(streaming, tmp_path):
-    streaming.setattr(corpus_module, "PROGRESS_INTERVAL", 3600.0)
+    streaming.setattr(stream_module, "PROGRESS_INTERVAL", 3600.0)
     calls = []
     Corpus.from_file(write(tmp_path, make_text(12).encode()), on_progress=lambda f, m: calls.append(f))
     assert calls[-1] == 1.0 and len(calls) <= 2  # the first report, then only the end
@@ -387,13 +388,13 @@ def test_cli_ctrl_c_while_loading_exits_2_with_one_line(streaming, tmp_path, cap
     from tui.cli import main
 
     streaming.setenv("NEXTWORD_HOME", str(tmp_path / "home"))
-    scan = corpus_module._scan
+    scan = stream_module._scan
 
     def interrupted_scan(*args):
         os.kill(os.getpid(), signal.SIGINT)  # the CLI's handler asks from_file to stop
         return scan(*args)
 
-    streaming.setattr(corpus_module, "_scan", interrupted_scan)
+    streaming.setattr(stream_module, "_scan", interrupted_scan)
     code = main(["train", str(write(tmp_path, make_text(15).encode())), "--epochs", "1"])
     err = capsys.readouterr().err
     assert code == 2 and "Traceback" not in err

@@ -2,11 +2,12 @@
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
 from engine.errors import ConfigError
-from engine import CELLS, MAX_PARAMS, ModelConfig, WordRNN, check_fits
+from engine import CELLS, MAX_PARAMS, ModelConfig, NeuralLM, Vocab, WordRNN, check_fits, parameter_shapes
 from engine.stepper import Stepper
 
 
@@ -27,7 +28,10 @@ def real_param_count(model: WordRNN) -> int:
 )
 def test_param_count_equals_the_real_count(cell, shape):
     config = ModelConfig(cell=cell, vocab_size=17, dropout=0.0, **shape)
-    assert config.param_count() == real_param_count(WordRNN(config))
+    model = WordRNN(config)
+    assert config.param_count() == model.param_count() == real_param_count(model)
+    # the table of shapes is the built model's, name for name, in parameters() order
+    assert parameter_shapes(config) == {name: tuple(p.shape) for name, p in model.named_parameters()}
 
 
 def test_param_count_by_hand():
@@ -175,3 +179,38 @@ def test_stepper_with_a_bf16_output_layer_stays_within_bf16_rounding(cell):
     # bf16 keeps 8 significant bits: the weights and the logits are each rounded by at most 2^-9
     torch.testing.assert_close(stepped, batched, rtol=2**-7, atol=2**-7)
     assert not torch.equal(stepped, batched)  # the bf16 copy really is what was read
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("dtype, tol", [(torch.float32, 1e-5), (torch.bfloat16, 3e-2)])
+def test_forward_with_targets_is_the_cross_entropy_of_its_logits(cell, dtype, tol):
+    torch.manual_seed(0)
+    model = WordRNN(ModelConfig(cell=cell, vocab_size=23, emb=8, hidden=8, layers=2, dropout=0.0)).eval()
+    ids, targets = torch.randint(0, 23, (6, 3)), torch.randint(0, 23, (6, 3))
+    logits, hidden = model(ids, model.init_hidden(3))
+    loss, fused_hidden = model(ids, model.init_hidden(3), targets, dtype)
+    expected = torch.nn.functional.cross_entropy(logits.reshape(-1, 23), targets.reshape(-1))
+    torch.testing.assert_close(loss, expected, rtol=tol, atol=tol)
+    for h, fused in zip(hidden if cell == "lstm" else (hidden,), fused_hidden if cell == "lstm" else (fused_hidden,)):
+        assert fused.dtype == torch.float32
+        torch.testing.assert_close(fused, h, rtol=tol, atol=tol)
+    loss.backward()  # the loss trains every layer
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())
+
+
+def test_neural_lm_runs_the_output_layer_only_for_a_distribution_asked_for():
+    torch.manual_seed(0)
+    vocab = Vocab.build([f"w{i}" for i in range(20)], min_freq=1, max_vocab=100)
+    model = WordRNN(ModelConfig(cell="gru", vocab_size=len(vocab), emb=8, hidden=8, dropout=0.0))
+    lm = NeuralLM(model, vocab, output_dtype=torch.float32)
+    ids = [5, 7, 2, 9]
+    states = [lm.start()]
+    for token in ids:
+        states.append(lm.advance(states[-1], token))
+    assert all(state.probs is None for state in states)  # the cells only, token by token
+    last = lm.next_probs(states[-1])
+    assert lm.next_probs(states[-1]) is last  # computed once, kept on the state
+    assert all(state.probs is None for state in states[:-1])
+    with torch.no_grad():
+        logits, _ = model(torch.tensor([1, *ids]).unsqueeze(1), model.init_hidden(1))
+    np.testing.assert_allclose(last, torch.softmax(logits[-1, 0], 0).numpy(), rtol=1e-5, atol=1e-6)
