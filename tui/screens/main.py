@@ -19,7 +19,8 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.timer import Timer
+from textual.widgets import Static
 from textual.worker import Worker, get_current_worker
 
 from tui import worker as jobs
@@ -43,6 +44,7 @@ from tui.screens.help import HelpScreen
 from tui.screens.main_files import FileActions
 from tui.widgets.autocomplete import Autocomplete
 from tui.widgets.editor import CorpusEditor
+from tui.widgets.footer import KeysFooter
 from tui.widgets.picker import CELL_NAMES, ModelPicker, format_metrics
 from tui.widgets.training_log import TrainingLog
 
@@ -50,6 +52,8 @@ MIN_SIZE = (64, 20)  # below this the panes cannot be used; say so instead of dr
 SHORT_HEIGHT = 28  # below this the picker folds its settings away until it has focus
 COMPARE_MAX_TIME = 60.0  # seconds of training per network in a comparison, at most
 TOO_SMALL = "Terminal too small.\nnextword-tui needs at least {}x{}; this one is {}x{}.\nEnlarge it, or press ctrl+q to quit."
+START_FALLBACK = 1.0  # seconds: start anyway if the footer never draws its keys (no focus events)
+ENGINE_DELAY = 0.1  # seconds after the corpus is drawn: the frame goes out before torch takes the GIL
 ENDED_ON_ITS_OWN = ("completed", "early stopping", "time budget")  # a full bar; a stop keeps it where it was
 
 
@@ -74,6 +78,7 @@ class MainScreen(FileActions, Screen[None]):
         self.models = ModelRegistry(self.cells)
         self.engine_ready = False  # the engine's model code (and torch) is loaded
         self._engine_started = False
+        self._start_timer: Timer | None = None  # until the corpus is opened
 
     @property
     def is_training(self) -> bool:
@@ -95,7 +100,7 @@ class MainScreen(FileActions, Screen[None]):
                 yield ModelPicker(self.cells, id="picker")
                 yield TrainingLog(id="training")
         yield Static("", id="too-small")
-        yield Footer(compact=True, show_command_palette=False)  # ctrl+p is in F1; room for the pane keys
+        yield KeysFooter(compact=True, show_command_palette=False)  # ctrl+p is in F1; room for the pane keys
 
     def on_mount(self) -> None:
         self.query_one("#editor").border_subtitle = "F6"
@@ -107,9 +112,19 @@ class MainScreen(FileActions, Screen[None]):
         self.query_one("#autocomplete").border_subtitle = "F9 · tab accepts"
         self._check_size(self.app.size)
         self._show_active_model()
-        # Everything else waits for the first frame: even wrapping the 1,500 lines of the sample
-        # takes a noticeable 0.1 s, and the engine's model code loads torch (~1 s of CPU).
-        self.call_after_refresh(self.open_at_start, self.requested_path)
+        # Everything else waits for the first complete frame (the footer's keys): even wrapping
+        # the 1,500 lines of the sample takes a noticeable 0.1 s.
+        self._start_timer = self.set_timer(START_FALLBACK, self._begin)
+
+    def on_keys_footer_keys_shown(self, message: KeysFooter.KeysShown) -> None:
+        self.call_after_refresh(self._begin)
+
+    async def _begin(self) -> None:
+        if self._start_timer is not None:
+            self._start_timer.stop()
+            self._start_timer = None
+            await self.picker_pane.mount_settings()
+            self.open_at_start(self.requested_path)
 
     @property
     def editor_pane(self) -> CorpusEditor:
@@ -182,11 +197,14 @@ class MainScreen(FileActions, Screen[None]):
 
     def files_shown(self) -> None:
         """The corpus is in the editor: once it (or the recovery question) is drawn, load the
-        engine's model code (torch), once. Importing torch holds the GIL for most of a second."""
+        engine's model code (torch), once. Importing torch holds the GIL for long stretches."""
         if not self._engine_started:
             self._engine_started = True
-            self.app.call_after_refresh(self.run_worker, lambda: jobs.load_engine(self.post_message),
-                                        thread=True, group="engine", exit_on_error=False)
+            self.app.call_after_refresh(self.set_timer, ENGINE_DELAY, self._load_engine)
+
+    def _load_engine(self) -> None:
+        self.run_worker(lambda: jobs.load_engine(self.post_message), thread=True, group="engine",
+                        exit_on_error=False)
 
     def on_engine_ready(self, message: EngineReady) -> None:
         if self.app.freeze_gc_when_ready:

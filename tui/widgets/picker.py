@@ -131,11 +131,12 @@ class ModelPicker(Vertical, can_focus=False):
 
     def on_mount(self) -> None:
         self._refresh_cell_info()
-        # The twenty settings widgets are mounted just after the first frame, which then comes
-        # sooner (startup budget: 0.5 s); nobody can type into them that fast anyway.
-        self.call_after_refresh(self._mount_settings)
 
-    async def _mount_settings(self) -> None:
+    async def mount_settings(self) -> None:
+        """Mount the twenty settings widgets. The main screen calls this just after the first
+        frame, which then comes sooner; nobody can type into them that fast anyway."""
+        if self.settings_ready:
+            return
         widgets = []
         for f in ALL_FIELDS:
             widgets.append(Label(f.label, classes=f"setting-label field-{f.name}"))
