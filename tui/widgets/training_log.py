@@ -4,6 +4,7 @@ epochs (with what the model now predicts), notices and errors."""
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 from rich.markup import escape
 from textual.app import ComposeResult
@@ -13,6 +14,9 @@ from textual_plotext import PlotextPlot
 
 from tui.safe import printable
 from tui.widgets.picker import CELL_NAMES
+
+if TYPE_CHECKING:
+    from engine import EpochEnd, Progress
 
 
 def format_duration(seconds: float | None) -> str:
@@ -26,8 +30,8 @@ def format_duration(seconds: float | None) -> str:
 
 
 class TrainingLog(Vertical):
-    """Shows a training run. The app feeds it engine events (as plain objects); it keeps only
-    what it draws: the loss points of the current run."""
+    """Shows a training run. The main screen feeds it the engine's events; it keeps only what it
+    draws: the loss points of the current run."""
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -67,8 +71,7 @@ class TrainingLog(Vertical):
         self.query_one("#train-stats", Static).update(f"Training {CELL_NAMES[cell]}…")
         self.write(f"[b]Training {CELL_NAMES[cell]}[/b]: {summary}")
 
-    def show_progress(self, p) -> None:
-        """A `engine.train.Progress` event."""
+    def show_progress(self, p: Progress) -> None:
         self.query_one("#train-progress", ProgressBar).update(progress=p.fraction)
         self.query_one("#train-eta", Static).update(
             f"epoch {p.epoch}/{p.epochs} · step {p.step}/{p.steps_per_epoch} · "
@@ -86,8 +89,8 @@ class TrainingLog(Vertical):
     def _valid_ppl(self) -> float:
         return math.exp(min(self._valid_points[-1][1], 50.0))
 
-    def show_epoch(self, e, samples: list[tuple[str, str]]) -> None:
-        """An `engine.train.EpochEnd` event, with (prompt, continuation) pairs from the new weights."""
+    def show_epoch(self, e: EpochEnd, samples: list[tuple[str, str]]) -> None:
+        """An epoch's end, with (prompt, continuation) pairs from the new weights."""
         self._valid_points.append((float(e.epoch), e.valid_loss))
         self._draw_plot()
         star = " [green]★ best[/green]" if e.improved else ""
