@@ -28,7 +28,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine import Corpus, Predictor, load_model, load_text  # noqa: E402
+from engine import Corpus, Predictor, load_model, load_text, open_for_typing, resolve_model  # noqa: E402
 from engine.adapt import LearnConfig, Learner  # noqa: E402
 from engine.adaptive_predict import AdaptivePredictor  # noqa: E402
 from engine.learned import save_learned  # noqa: E402
@@ -103,8 +103,12 @@ def main() -> int:
 
     plain = Predictor(trained.language_model())
     floor = time_typing(plain.suggest, lambda t: None, typing)
-    learner = Learner(trained.vocab, Lexicon.from_tokens(tokenize(text)), WEIGHTS, LearnConfig(dynamic=True))
-    adaptive = AdaptivePredictor(trained.language_model(), learner, kn)
+    adaptive, note = open_for_typing(trained, resolve_model(args.model), online=True)
+    if note:  # no setup with the model: count the corpus here, blend with typical weights
+        learner = Learner(trained.vocab, Lexicon.from_tokens(tokenize(text)), WEIGHTS, LearnConfig(dynamic=True))
+        adaptive = AdaptivePredictor(trained.language_model(), learner, kn)
+    learner = adaptive.learner
+    print(f"blend: {adaptive.learner.weights.label(trained.model_config.cell, 3)}; {len(learner.open):,} words on offer")
     try:
         learning = time_typing(adaptive.suggest, adaptive.learn, typing, lambda: adaptive.updater.updates)
         updates, last = adaptive.updater.updates, adaptive.updater.last_update_s

@@ -92,6 +92,16 @@ class PhraseCache:
         for row in self.follow.values():
             row.pop(word, None)
 
+    def prob(self, history: tuple[int, int], word: int, backoff: float) -> float:
+        """probs(history, ...)[word] for one word, given its backoff probability."""
+        p = backoff
+        for context in (history[-1:], history):
+            row = self.follow.get(context)
+            if row:
+                total, kinds = sum(row.values()), len(row)
+                p = (p * kinds + row.get(word, 0.0)) / (total + kinds)
+        return p
+
     def probs(self, history: tuple[int, int], backoff: np.ndarray) -> np.ndarray:
         out = backoff
         for context in (history[-1:], history):
@@ -149,19 +159,28 @@ class Learner:
         return out
 
     def parts(self, p_net: np.ndarray, p_ngram: np.ndarray | None, open_id: int) -> np.ndarray:
-        """Each part's probability of one word (for fitting the weights)."""
-        share = self.open.oov_share()
+        """Each part's probability of one word (for fitting the weights), as distribution() has
+        them, computed for that word alone."""
+        counts = self.open.counts
+        size_in = self.open.size_in
+        oov_total = counts[size_in:].sum()
+
         def spread_one(p: np.ndarray) -> float:
-            return float(p[open_id]) if open_id < self.open.size_in else float(p[0] * share[open_id - self.open.size_in])
-        unigram = self.open.unigram()
-        cache = self.cache.probs(len(self.open))
-        cache = cache if cache is not None else unigram
+            if open_id < size_in:
+                return float(p[open_id])
+            return float(p[0] * counts[open_id] / oov_total) if oov_total > 0 else 0.0
+
+        total = counts.sum()
+        unigram = float(counts[open_id] / total) if total > 0 else 0.0
+        in_cache = open_id < self.cache.counts.size and self.cache.total > 1e-9
+        cache = float(self.cache.counts[open_id] / self.cache.total) if in_cache else (
+            unigram if self.cache.total <= 1e-9 else 0.0)
         return np.array([
             spread_one(p_net),
             spread_one(p_ngram) if p_ngram is not None else 0.0,
-            float(cache[open_id]),
-            float(unigram[open_id]),
-            float(self.phrases.probs(self.previous, cache)[open_id]),
+            cache,
+            unigram,
+            self.phrases.prob(self.previous, open_id, cache),
         ])
 
     def observe(self, token: str) -> int | None:

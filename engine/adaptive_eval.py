@@ -57,10 +57,11 @@ class _Score:
 def evaluate_adaptive(model: WordRNN, vocab: Vocab, lexicon: Lexicon, text: str, *,
                       ngram: object | None = None, weights: Weights | None = None,
                       config: LearnConfig | None = None, ksr: bool = True,
-                      parts: list | None = None, trace: list | None = None) -> EvalResult:
+                      parts: list | None = None, trace: list | None = None, score: bool = True) -> EvalResult:
     """Type `text` token by token, learning as the app does; `lexicon` is the corpus's (copied, not
     changed). With `parts`, each word's per-part probabilities are appended (for fit_weights); with
-    `trace`, each word's top five (display form, probability) as offered before it was typed."""
+    `trace`, each word's top five (display form, probability) as offered before it was typed. With
+    `score=False` nothing is ranked or scored (only `parts` is collected: the fit's fast path)."""
     config = config or LearnConfig()
     tokens, keys_without = _typed_tokens(_HasVocab(vocab), text)
     if not tokens:
@@ -85,6 +86,11 @@ def evaluate_adaptive(model: WordRNN, vocab: Vocab, lexicon: Lexicon, text: str,
             token = tokens[i]
             if parts is not None and token.id != EOS_ID:
                 parts.append(learner.parts(probs[row], p_ngram, learner.open.id(token.text)))
+            if not score:
+                learner.observe(EOS if token.id == EOS_ID else token.text)
+                if ngram is not None:
+                    state = ngram.advance(state, token.id)
+                continue
             dist = learner.distribution(probs[row], p_ngram)
             capital = learner.lexicon.sentence_case and starts_sentence(previous)
             _score_token(learner, dist, token, score, ksr, capital)
@@ -179,7 +185,7 @@ def held_out_parts(model: WordRNN, vocab: Vocab, lexicon: Lexicon, held_out: str
     learning. `lexicon` and `ngram` must know only the text the network trained on."""
     rows: list = []
     evaluate_adaptive(model, vocab, lexicon, held_out, ngram=ngram, weights=Weights(), config=config,
-                      ksr=False, parts=rows)
+                      ksr=False, parts=rows, score=False)
     return np.asarray(rows).reshape(-1, len(PARTS))
 
 

@@ -245,3 +245,21 @@ def test_learning_while_typing_key_by_key_learns_each_token_once(setup):
     assert p.learner.history == tokenize("the Quokka sat .\nthe dog ran to the Quokka .")
     p.learn(text[:10])  # deleting back and typing again relearns nothing already learned
     assert p.learner.lexicon.typed_counts["quokka"] == 2
+
+
+def test_the_fit_sees_each_part_exactly_as_the_blend_uses_it(setup, tiny_corpus):
+    corpus, _ = setup
+    learner = Learner(corpus.vocab, lexicon(), Weights(), STATIC)
+    kn = NGramLM.fit(corpus.train_ids, corpus.vocab, 3)
+    state, rng = kn.start(), np.random.default_rng(0)
+    for token in tokenize("the zyzzyva sat .\nthe Quokka saw the zyzzyva and the Quokka ran ."):
+        if token != "<eos>":
+            p_net = rng.dirichlet(np.ones(len(corpus.vocab)))
+            word = learner.open.add(token)
+            one_hot = []
+            for w in np.eye(5):
+                learner.weights = Weights(*w)
+                one_hot.append(learner.distribution(p_net, kn.next_probs(state))[word])
+            assert np.allclose(learner.parts(p_net, kn.next_probs(state), word), one_hot, rtol=1e-9, atol=1e-15)
+        learner.observe(token)
+        state = kn.advance(state, corpus.vocab.id(token))
