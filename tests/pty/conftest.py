@@ -24,13 +24,14 @@ def app_in_pty(tmp_path: Path):
 
     def start(*args: str, ready: bool = True, **kwargs) -> Terminal:
         """kwargs go to Terminal: size=(cols, rows), env={...}, module="faulty_app". `ready`: wait
-        until the editor shows the corpus (the file is read after the first frame)."""
+        until the editor shows the file (its name in the editor's title)."""
         term = Terminal(list(args) or ["corpus.txt"], home=home, cwd=work, **kwargs)
         started.append(term)
         if ready:
             term.wait_ready()
-            if not args:
-                term.wait_for(CORPUS.splitlines()[0])
+            # The file is read after the first frame; keys typed into the editor before it is
+            # shown would be replaced by it.
+            term.wait_for(CORPUS.splitlines()[0] if not args else f"Corpus: {Path(args[0]).name}")
         return term
 
     yield start

@@ -111,7 +111,7 @@ class Terminal:
         with self._lock:
             return "\n".join(self.screen.display)
 
-    def wait_for(self, what: str | Callable[[str], bool], timeout: float = 20.0) -> str:
+    def wait_for(self, what: str | Callable[[str], bool], timeout: float = 30.0) -> str:
         """Wait until the screen shows `what` (or `what(screen)` is true); the screen."""
         test = what if callable(what) else (lambda screen: what in screen)
         deadline = time.monotonic() + timeout
@@ -126,7 +126,7 @@ class Terminal:
             time.sleep(0.05)
         raise TimeoutError(f"the screen never showed {what!r}; it shows:\n{self.text()}")
 
-    def wait_ready(self, timeout: float = 30.0) -> str:
+    def wait_ready(self, timeout: float = 60.0) -> str:
         return self.wait_for(READY_TEXT, timeout)
 
     def output(self) -> str:
@@ -139,7 +139,7 @@ class Terminal:
     def signal(self, sig: int) -> None:
         self.process.send_signal(sig)
 
-    def wait_exit(self, timeout: float = 15.0) -> int:
+    def wait_exit(self, timeout: float = 30.0) -> int:
         """The app's exit status (a negative one: killed by that signal)."""
         code = self.process.wait(timeout)
         self._reader.join(2)

@@ -10,6 +10,7 @@ from faulty_app import F10, F11, F12
 from harness import F6, autosave_texts
 
 UNSAVED = "words typed just now"
+NEW_FILE = "new.txt"  # a file that does not exist yet: the editor is ready at once (no engine to wait for)
 
 
 def type_unsaved(term) -> None:
@@ -21,7 +22,7 @@ def type_unsaved(term) -> None:
 
 @pytest.mark.parametrize("sig, status", [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
 def test_a_terminate_signal_saves_then_exits_128_plus_signal(app_in_pty, sig, status) -> None:
-    term = app_in_pty()
+    term = app_in_pty(NEW_FILE)
     type_unsaved(term)
     term.signal(sig)
     assert term.wait_exit() == status
@@ -30,7 +31,7 @@ def test_a_terminate_signal_saves_then_exits_128_plus_signal(app_in_pty, sig, st
 
 @pytest.mark.parametrize("key, where", [(F12, "event loop"), (F11, "plain thread"), (F10, "input thread")])
 def test_a_crash_saves_then_exits_1(app_in_pty, key, where) -> None:
-    term = app_in_pty(module="faulty_app")
+    term = app_in_pty(NEW_FILE, module="faulty_app")
     type_unsaved(term)
     term.write(key)
     assert term.wait_exit() == 1, where
