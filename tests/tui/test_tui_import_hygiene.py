@@ -5,6 +5,7 @@ The import check runs in a fresh interpreter, since this test process has long i
 from __future__ import annotations
 
 import ast
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -33,6 +34,39 @@ def test_importing_the_app_loads_no_torch_and_no_torch_backed_engine_module() ->
     # numpy (the Predictor's) is not torch, but it costs the first frame ~0.1 s: loaded later too.
     assert "numpy" not in loaded
     assert "textual" in loaded and "engine.config" in loaded  # the app and its settings, for contrast
+
+
+SHOWN_BEFORE_TORCH = """
+import asyncio, sys
+from tui.screens.main import MainScreen
+
+seen = []
+handle = MainScreen.on_file_loaded
+def on_file_loaded(self, message):
+    handle(self, message)  # the text goes into the editor...
+    seen.append(("torch" in sys.modules, self.editor_pane.text))  # ...with torch still unloaded
+
+MainScreen.on_file_loaded = on_file_loaded
+from tui.app import NextwordApp
+
+async def main():
+    app = NextwordApp(sys.argv[1])
+    async with app.run_test() as pilot:
+        while not app.main.engine_ready:  # then torch does load, after the file
+            await pilot.pause(0.05)
+    print(seen, "torch" in sys.modules)
+
+asyncio.run(main())
+"""
+
+
+def test_a_file_given_at_start_is_shown_before_torch_loads(tmp_path: Path) -> None:
+    corpus = tmp_path / "notes.txt"
+    corpus.write_text("hello there\n", encoding="utf-8")
+    done = subprocess.run([sys.executable, "-c", SHOWN_BEFORE_TORCH, str(corpus)], capture_output=True,
+                          text=True, timeout=120, cwd=tmp_path, env={**os.environ, "NEXTWORD_HOME": str(tmp_path)})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[0] == "[(False, 'hello there\\n')] True"
 
 
 def test_the_app_imports_only_names_the_engine_exports() -> None:
