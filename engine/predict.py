@@ -10,8 +10,7 @@ Each suggestion says how to accept it: `apply_suggestion(text, s)` is the text a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -27,9 +26,11 @@ MAX_CONTEXT_TOKENS = 256
 WINDOW_CHARS = 4096
 
 
-@dataclass(frozen=True)
-class Suggestion:
-    """A word offered for the text given to `Predictor.suggest`, and how to accept it there."""
+class Suggestion(NamedTuple):
+    """A word offered for the text given to `Predictor.suggest`, and how to accept it there.
+
+    A NamedTuple rather than a dataclass: several are made on every keystroke, and a tuple of six
+    fields is made in half the time of a frozen dataclass of three."""
 
     word: str  # the whole word as it would appear, in the user's casing for the typed part
     prob: float  # the model's probability of this word as the next token
