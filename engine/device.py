@@ -38,15 +38,16 @@ def pick_device(name: str = "auto", local_rank: int | None = None) -> torch.devi
     return torch.device("cuda", index)
 
 
-def configure(device: torch.device) -> None:
+def configure(device: torch.device) -> torch.device:
     """Set up a CUDA device for training: it becomes the current one (NCCL and cuDNN use it), and
-    cuDNN, whose fused RNN kernels nn.LSTM / nn.GRU / nn.RNN use, is on."""
+    cuDNN, whose fused RNN kernels nn.LSTM / nn.GRU / nn.RNN use, is on. Returns `device`."""
     if device.type == "cuda":
         torch.cuda.set_device(device)
         torch.backends.cudnn.enabled = True
         # Tensor cores for the float32 matmuls that remain (the RNN cells outside autocast).
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
+    return device
 
 
 def describe_device(device: torch.device, dtype: torch.dtype | None = None) -> str:

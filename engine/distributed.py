@@ -26,7 +26,7 @@ import contextlib
 import os
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Iterator
+from typing import Callable, Iterator
 
 import torch
 import torch.distributed as dist
@@ -149,6 +149,12 @@ def from_main(value: float | None, ctx: DistContext) -> float:
     with peers_guard():
         dist.broadcast_object_list(box, src=0, device=ctx.device if ctx.device.type == "cuda" else None)
     return float(box[0])
+
+
+def on_main(compute: Callable[[], float], ctx: DistContext) -> float:
+    """`compute()` on rank 0 (for example the validation loss), its result on every rank; the
+    other ranks wait for it in the broadcast."""
+    return from_main(compute() if ctx.is_main else None, ctx)
 
 
 def barrier(ctx: DistContext) -> None:

@@ -19,9 +19,11 @@ from typing import Callable, Iterator, Literal
 import torch
 import torch.nn.functional as F
 
+from engine import distributed
+from engine.batches import StreamBatches, shard
 from engine.config import ModelConfig, TrainConfig, check_fits
 from engine.corpus import Corpus
-from engine.device import pick_device
+from engine.device import configure, describe_device, pick_device
 from engine.errors import ConfigError, CorpusError, TrainingError
 from engine.evaluation import evaluate, final_eval_text
 from engine.fused_loss import fast_dtype
@@ -97,12 +99,13 @@ def fit_stream(ids: torch.Tensor, batch_size: int, bptt: int, min_batches: int =
     return ids.repeat(repeats), repeats
 
 
-def training_streams(ids: torch.Tensor, config: TrainConfig, device: torch.device) -> tuple[torch.Tensor, int]:
-    """The BPTT streams one epoch reads, [length, batch_size] on `device`, and how many times the
-    training text was repeated to fill them. The one place they are built: a distributed run keeps
-    the columns (streams) of its rank."""
+def training_streams(ids: torch.Tensor, config: TrainConfig, device: torch.device,
+                     ctx: distributed.DistContext | None = None) -> tuple[StreamBatches, int]:
+    """The BPTT streams one epoch reads (this rank's columns of them: engine/batches.shard), read a
+    chunk at a time onto `device`, and how many times the training text was repeated to fill them."""
     stream, repeats = fit_stream(ids, config.batch_size, config.bptt)
-    return batchify(stream, config.batch_size).to(device), repeats
+    lo, hi = shard(config.batch_size, ctx.rank, ctx.world) if ctx else (0, config.batch_size)
+    return StreamBatches(stream, config.batch_size, lo, hi, device), repeats
 
 
 def bptt_chunks(data: torch.Tensor, bptt: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
@@ -181,9 +184,10 @@ def train(
     config = train_config or TrainConfig()
     config.validate()
     previous_threads = torch.get_num_threads()
-    torch.set_num_threads(config.threads or default_threads())  # per calling thread (OpenMP)
+    torch.set_num_threads(config.threads or distributed.rank_threads() or default_threads())  # OpenMP, per thread
     try:
-        return _Run(corpus, model_config, config, on_event, should_stop, resume).run()
+        with distributed.peers_guard():  # a rank that died: a TrainingError here, not a hang
+            return _Run(corpus, model_config, config, on_event, should_stop, resume).run()
     finally:
         torch.set_num_threads(previous_threads)
 
@@ -197,12 +201,13 @@ class _Run:
         self.corpus, self.config = corpus, config
         self.model_config = replace(model_config, vocab_size=len(corpus.vocab))
         self.model_config.validate()
-        self.emit = on_event or (lambda event: None)
+        self.ctx = distributed.context()
+        self.emit = (on_event if self.ctx.is_main else None) or (lambda event: None)  # rank 0 reports
         self.should_stop = should_stop or (lambda: False)
         check_fits(self.model_config, config.batch_size, config.bptt)
         torch.manual_seed(config.seed)
-        device = pick_device(config.device)
-        self.data, repeats = training_streams(corpus.train_ids, config, device)
+        self.device = device = configure(self.ctx.device if self.ctx.active else pick_device(config.device))
+        self.data, repeats = training_streams(corpus.train_ids, config, device, self.ctx)
         if repeats > 1:
             self.emit(Notice(f"Small corpus: each epoch reads the training text {repeats} times."))
         self.model = WordRNN(self.model_config).to(device)
@@ -212,6 +217,7 @@ class _Run:
         self.history: list[dict] = []
         if resume is not None:
             self._resume(resume)
+        self.net = distributed.wrap(self.model, self.ctx)  # DDP: its backward all-reduces the gradients
         self.steps_per_epoch = math.ceil((self.data.size(0) - 1) / config.bptt)
         self.best_loss, self.best_state = math.inf, cpu_state(self.model)
         self.last_good = self.best_state  # state dicts here are CPU copies that nothing modifies
@@ -239,27 +245,28 @@ class _Run:
     def train_epoch(self, epoch: int) -> tuple[float, int]:
         """One pass over the streams (or until a stop); the mean training loss and the targets seen."""
         self.model.train()
-        hidden = self.model.init_hidden(self.config.batch_size)
+        hidden = self.model.init_hidden(self.data.size(1))  # this rank's streams
         loss_sum, seen = 0.0, 0
         for step, (x, y) in enumerate(bptt_chunks(self.data, self.config.bptt), start=1):
-            stop = self.stop_reason()
+            stop = distributed.agree_stop(self.stop_reason(), self.ctx)
             if stop is not None:
                 self.stopped = stop
                 break
-            loss, hidden = self.model(x, detach(hidden), y, self.dtype)
-            if not torch.isfinite(loss):
-                if not self.recover(loss.item(), epoch, step):
+            loss, hidden = self.net(x, detach(hidden), y, self.dtype)
+            mean = distributed.mean_loss(loss, self.ctx)  # of the global batch, on every rank
+            if not torch.isfinite(mean):
+                if not self.recover(mean.item(), epoch, step):
                     self.stopped = "diverged"
                     break
-                hidden = self.model.init_hidden(self.config.batch_size)
+                hidden = self.model.init_hidden(self.data.size(1))
                 continue
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.clip)
             self.optimizer.step()
             self.steps_done += 1
-            self.tokens_seen += y.numel()
-            loss_sum += loss.item() * y.numel()
+            self.tokens_seen += y.numel() * self.ctx.world
+            loss_sum += mean.item() * y.numel()
             seen += y.numel()
             self.report(epoch, step, loss_sum / seen)
         return loss_sum / max(seen, 1), seen
@@ -302,8 +309,8 @@ class _Run:
     def end_epoch(self, train_loss: float, partial: bool) -> bool:
         """Validate, checkpoint (the best weights, and the last good ones), record the epoch and
         emit EpochEnd. Whether the validation loss improved."""
-        valid_loss = validation_loss(self.model, self.corpus.valid_ids, self.config.bptt,
-                                     max_tokens=PARTIAL_VALID_TOKENS if partial else None)
+        valid_loss = distributed.on_main(lambda: validation_loss(  # rank 0 validates, the others wait
+            self.model, self.corpus.valid_ids, self.config.bptt, PARTIAL_VALID_TOKENS if partial else None), self.ctx)
         if not math.isfinite(valid_loss):
             valid_loss = math.inf
         self.warn_if_worse_than_guessing(valid_loss)
@@ -359,7 +366,7 @@ class _Run:
         train_time = time.perf_counter() - self.started
         self.model.load_state_dict(self.best_state)
         metrics = {
-            **final_metrics(self.best_state, self.model_config, self.corpus),
+            **(final_metrics(self.best_state, self.model_config, self.corpus) if self.ctx.is_main else {}),
             "valid_loss": self.best_loss,
             "valid_ppl": _ppl(self.best_loss),
             "epochs": len(self.history),
@@ -369,6 +376,7 @@ class _Run:
             "tokens_per_s": self.tokens_seen / train_time if train_time > 0 else 0.0,
             "stopped": self.stopped,
             "params": self.model.param_count(),
+            "device": describe_device(self.device, self.dtype), "processes": self.ctx.world,
         }
         return TrainedModel(
             model_config=self.model_config,
