@@ -4,7 +4,9 @@ The app runs as `python -m tui.cli ARGS` in its own session with the pty as its 
 terminal, exactly as a shell would start it; a reader thread feeds everything it draws into a
 `pyte` screen (a VT100 emulator), so a test sees what a user would see.
 
-    def test_something(app_in_pty):             # the fixture (tests/pty/conftest.py)
+    from harness import app_in_pty              # the fixture (below); no conftest.py here, whose
+                                                # module name would shadow tests/conftest.py's
+    def test_something(app_in_pty):
         term = app_in_pty("corpus.txt")          # starts the app, waits for its first frame
         term.write("hello")                      # typed keys: str (UTF-8) or raw bytes
         term.paste("pasted\\ntext")              # a bracketed paste, as terminals send one
@@ -32,7 +34,9 @@ import time
 from pathlib import Path
 from typing import Callable
 
-import pyte
+import pytest
+
+pyte = pytest.importorskip("pyte", reason="pty tests need pyte (pip install -e '.[test]')")
 
 REPO = Path(__file__).resolve().parents[2]
 CTRL_C, CTRL_Q, CTRL_T, CTRL_S, TAB, ESC = "\x03", "\x11", "\x14", "\x13", "\t", "\x1b"
@@ -168,3 +172,32 @@ def autosave_texts(home: Path) -> list[str]:
     import json
 
     return [json.loads(f.read_text(encoding="utf-8"))["text"] for f in sorted((home / "autosave").glob("buffer*.json"))]
+
+
+CORPUS = "the cat sat on the mat\nthe dog sat on the log\nhow are you doing today\nhow are you\n" * 3
+
+
+@pytest.fixture
+def app_in_pty(tmp_path: Path):
+    """start(*args, ready=True, **kw) -> Terminal: the app on a pty, with a private data folder.
+    With no args it opens `corpus.txt` (a small corpus, written for the test) in tmp_path/work."""
+    home, work = tmp_path / "home", tmp_path / "work"
+    work.mkdir()
+    (work / "corpus.txt").write_text(CORPUS, encoding="utf-8")
+    started: list[Terminal] = []
+
+    def start(*args: str, ready: bool = True, **kwargs) -> Terminal:
+        """kwargs go to Terminal: size=(cols, rows), env={...}, module="faulty_app". `ready`: wait
+        until the editor shows the file (its name in the editor's title)."""
+        term = Terminal(list(args) or ["corpus.txt"], home=home, cwd=work, **kwargs)
+        started.append(term)
+        if ready:
+            term.wait_ready()
+            # The file is read after the first frame; keys typed into the editor before it is
+            # shown would be replaced by it.
+            term.wait_for(CORPUS.splitlines()[0] if not args else f"Corpus: {Path(args[0]).name}")
+        return term
+
+    yield start
+    for term in started:
+        term.close()

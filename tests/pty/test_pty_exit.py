@@ -7,7 +7,7 @@ import signal
 
 import pytest
 from faulty_app import F10, F11, F12
-from harness import F6, autosave_texts
+from harness import F6, app_in_pty, autosave_texts  # noqa: F401 - app_in_pty is a fixture
 
 UNSAVED = "words typed just now"
 NEW_FILE = "new.txt"  # a file that does not exist yet: the editor is ready at once (no engine to wait for)

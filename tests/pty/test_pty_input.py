@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from harness import CTRL_C, CTRL_Q, F6, F7, TAB
+from harness import CTRL_C, CTRL_Q, F6, F7, TAB, app_in_pty  # noqa: F401 - app_in_pty is a fixture
 
 NEW_FILE = "new.txt"  # a file that does not exist yet: the app is ready without waiting for the engine
 HOSTILE_PASTE = "pasted \x1b[1mbold\x1b[0m text\x14 tail"  # a log line with colour codes, and a ctrl+t
