@@ -215,7 +215,7 @@ def open_for_typing(trained: TrainedModel, model_dir: str | os.PathLike | None,
             note = (note + " " if note else "") + str(exc)
     if learner is None:
         learner = Learner(trained.vocab, setup.lexicon, setup.weights, config)
-    lm = trained.with_state(adapted).language_model() if adapted is not None else trained.language_model()
+    lm = (replace(trained, state_dict=adapted) if adapted is not None else trained).language_model()
     return AdaptivePredictor(lm, learner, setup.ngram(trained.vocab), online=online), note
 
 
