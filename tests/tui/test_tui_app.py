@@ -364,7 +364,9 @@ async def test_autosave_then_recovery_on_next_start(corpus_file: Path, monkeypat
 
     again = NextwordApp(str(corpus_file))
     async with again.run_test(size=(100, 30)) as pilot:
-        await wait_for(pilot, lambda: isinstance(again.screen, RecoverScreen) and again.screen.query("#recover"))
+        # Drawn, not only mounted: a click lands where the button is.
+        await wait_for(pilot, lambda: isinstance(again.screen, RecoverScreen)
+                       and again.screen.query("#recover") and again.screen.query_one("#recover").region)
         await pilot.click("#recover")
         await wait_for(pilot, lambda: again.main.editor_pane.text.startswith("new "))
         assert again.main.editor_pane.dirty
