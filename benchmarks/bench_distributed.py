@@ -2,10 +2,12 @@
 same global batch, through the real command lines (`nextword-tui train` and
 `torchrun -m engine.distributed`), each run for the same time budget, taking turns over rounds.
 
-    .venv/bin/python benchmarks/bench_distributed.py [--seconds 30] [--rounds 2] [--corpus FILE] [--prepared]
+    .venv/bin/python benchmarks/bench_distributed.py [--seconds 30] [--rounds 2] [--corpus FILE] [--text]
 
 Same model for every row (LSTM, emb = hidden = 200, one layer, dropout 0, untied), batch 20 x 35
-(the two processes train on 10 streams each), the engine's defaults otherwise. Tokens/s is the
+(the two processes train on 10 streams each), the engine's defaults otherwise. The corpus is
+prepared once (`nextword-tui prepare`) and every run trains on the prepared folder, which skips
+the learning setup `train FILE` fits after training (--text: train on the file, with it). Tokens/s is the
 run's own figure (every rank's targets over the training time, validation passes included). A
 line per row: processes x threads each. On a machine with two cores the second process has to
 share them with the first one's thread, the all-reduce of every step's gradients (about 4.5 M
@@ -58,13 +60,13 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=30.0, help="time budget of each run")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--corpus", default=str(CORPUS))
-    parser.add_argument("--prepared", action="store_true", help="train from a prepared (memory-mapped) corpus")
+    parser.add_argument("--text", action="store_true", help="train on the text file (default: a prepared folder)")
     args = parser.parse_args()
     cores = os.cpu_count() or 1
     rows = [(1, 1), (1, min(2, cores)), (2, 1)]
     results: dict[tuple[int, int], list[float]] = {row: [] for row in rows}
     with tempfile.TemporaryDirectory(prefix="bench_distributed.") as tmp:
-        corpus = prepare(args.corpus, Path(tmp)) if args.prepared else args.corpus
+        corpus = args.corpus if args.text else prepare(args.corpus, Path(tmp))
         for round_ in range(args.rounds):
             for processes, threads in rows:
                 metrics = run(processes, threads, corpus, args.seconds, tmp)
@@ -77,7 +79,7 @@ def main() -> int:
         rate = statistics.median(rates)
         print(f"{processes:>9} {threads:>12} {'20 x 35':>12} {rate:>10,.0f} {rate / base:>7.2f}x")
     print(f"\n{args.rounds} round(s) of {args.seconds:g} s per row, medians; {cores} CPU core(s); "
-          f"corpus {Path(args.corpus).name}{' (prepared)' if args.prepared else ''}")
+          f"corpus {Path(args.corpus).name}{'' if args.text else ' (prepared)'}")
     return 0
 
 
