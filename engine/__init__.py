@@ -65,7 +65,8 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "engine.model": ("WordRNN",),
     "engine.lm": ("LanguageModel", "NeuralLM"),
     "engine.evaluation": ("EvalResult", "evaluate", "final_eval_text", "keystroke_savings"),
-    "engine.training": ("EpochEnd", "Event", "Notice", "Progress", "StopReason", "default_threads", "train"),
+    "engine.events": ("EpochEnd", "Event", "Notice", "Progress", "StopReason"),
+    "engine.training": ("default_threads", "train"),
     "engine.trained": ("TrainedModel",),
     "engine.store": ("ModelInfo", "check_name", "damaged_models", "finite_or_none", "list_models", "load_model",
                      "resolve_model", "save_model"),
@@ -143,6 +144,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; tests/test_import_hygiene.
         NextwordError,
         TrainingError,
     )
+    from engine.events import EpochEnd, Event, Notice, Progress, StopReason
     from engine.evaluation import EvalResult, evaluate, final_eval_text, keystroke_savings
     from engine.formatting import format_bytes, format_number, format_perplexity
     from engine.lm import LanguageModel, NeuralLM
@@ -207,6 +209,6 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; tests/test_import_hygiene.
     )
     from engine.selection import Judgement, compare_perplexity, judge, judge_saved
     from engine.trained import TrainedModel
-    from engine.training import EpochEnd, Event, Notice, Progress, StopReason, default_threads, train
+    from engine.training import default_threads, train
     from engine.trash import KEEP_DAYS, move_to_trash, purge, trash_dir, trashed
     from engine.vocab import Vocab

@@ -13,8 +13,8 @@ import copy
 import math
 import os
 import time
-from dataclasses import dataclass, replace
-from typing import Callable, Iterator, Literal
+from dataclasses import replace
+from typing import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -26,6 +26,7 @@ from engine.corpus import Corpus
 from engine.device import configure, describe_device, pick_device
 from engine.errors import ConfigError, CorpusError, TrainingError
 from engine.evaluation import evaluate, final_eval_text
+from engine.events import PARTIAL, EpochEnd, Event, Notice, Progress, StopReason
 from engine.fused_loss import fast_dtype
 from engine.lm import NeuralLM
 from engine.model import Hidden, WordRNN
@@ -36,44 +37,6 @@ VALID_BATCH = 10
 MAX_DIVERGENCES = 3
 PARTIAL_VALID_TOKENS = 20_000  # a stopped epoch is validated on this much, so stopping stays quick
 MIN_BATCHES = 4  # a corpus shorter than this many full batches is repeated (fit_stream)
-
-StopReason = Literal["completed", "early stopping", "time budget", "cancelled", "diverged"]
-PARTIAL: tuple[StopReason, ...] = ("cancelled", "time budget")  # stopped inside an epoch
-
-
-@dataclass(frozen=True)
-class Progress:
-    epoch: int
-    epochs: int
-    step: int
-    steps_per_epoch: int
-    fraction: float  # of the whole run, 0..1
-    train_loss: float
-    tokens_per_s: float
-    lr: float
-    elapsed: float
-    eta: float | None  # seconds left, None until it can be estimated
-
-
-@dataclass(frozen=True)
-class EpochEnd:
-    epoch: int
-    train_loss: float
-    valid_loss: float
-    valid_ppl: float
-    lr: float
-    improved: bool
-    elapsed: float
-    state_dict: dict[str, torch.Tensor]  # a CPU copy of the newest weights, safe to use elsewhere
-
-
-@dataclass(frozen=True)
-class Notice:
-    message: str
-
-
-Event = Progress | EpochEnd | Notice
-
 
 
 # -- batches -----------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ TORCH_FREE = (
     "decode_text", "fingerprint", "split_partial", "tokenize", "detokenize", "insertion", "key",
     "data_dir", "models_home", "fsync_dir", "atomic_write", "format_number", "format_bytes",
     "Predictor", "Suggestion", "apply_suggestion", "judge_saved", "compare_perplexity", "move_to_trash", "purge",
+    "Progress", "EpochEnd", "Notice", "StopReason", "plan_split", "default_min_freq",
 )
 
 
