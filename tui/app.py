@@ -103,6 +103,18 @@ class NextwordApp(App[None]):
             watchdog.daemon = True
             watchdog.start()
 
+    async def _on_exit_app(self) -> None:
+        """Every way out that is not the app's own (a browser tab closed under `--serve`, which
+        ends the app with no question and no signal) keeps the unsaved text first: the 2 s
+        autosave timer may not have fired yet."""
+        main = self.screen_stack[0] if self.screen_stack else None
+        if isinstance(main, MainScreen) and not main.quitting:
+            try:
+                main.save_before_leaving()
+            except Exception:  # leaving must not fail; the last autosave is still on disk
+                pass
+        await super()._on_exit_app()
+
     def on_unmount(self) -> None:
         self.autosave.close()  # an autosave left behind is now an orphan, offered next start
         try:

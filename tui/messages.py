@@ -18,6 +18,7 @@ from tui.files import UTF8, DiskState, FileFormat
 from tui.models import ActiveModel, ModelKey
 
 if TYPE_CHECKING:
+    from engine import Judgement
     from engine import CellDone, CellStart, Comparison, EpochEnd, ModelInfo, Notice, Predictor, Progress
 
     Event = Progress | EpochEnd | Notice | CellStart | CellDone
@@ -101,6 +102,7 @@ class TrainingDone(Message):
     stopped: str = "completed"  # the engine's stop reason (its Literal is not exported yet)
     save_error: str | None = None
     fingerprint: str | None = None  # of the text it was trained on
+    judgement: Judgement | None = None  # against the model in use when the run started (None: none)
 
 
 @dataclass

@@ -4,16 +4,18 @@ Pure Python, no Textual: the main screen tells it what happened (models listed o
 that ended, a training run's epochs) and asks it what to do (which model to load) and what to show.
 Every fact about a cell's model lives here once:
 
-- the saved model folders (newest first) and the one each cell should use: the newest trained on
-  the editor's text; else the one in use (editing the text does not swap models under the user);
-  else the newest of the cell;
+- the saved model folders (newest first) and the one each cell should use: the one the user chose
+  (the models screen, remembered in the settings); else the best on held-out text (lowest
+  perplexity) of those trained on the editor's text; else the one in use (editing the text does
+  not swap models under the user); else the best of the cell;
 - what is loading, what is in use (`ActiveModel`: saved, live or n-gram), and which folders are
   broken, with the reason (skipped until saved again);
 - the training run: its cell and epoch. While it runs, its epoch snapshots are the cell's model.
 
-When a run ends, `end_training(..., switch=...)` decides whether the cell moves to the new model;
-today the user asked for it (ctrl+t), so it always does. A rule such as "only if it is better on
-held-out text" belongs there, and nowhere else.
+When a run ends, `end_training(..., switch=...)` moves the cell to the new model only if it is
+better on held-out text (engine.judge, run by the training worker against the model in use when
+the run started); otherwise the cell goes back to that model. `why(cell)` says which model is in
+use and why, for the status line.
 """
 
 from __future__ import annotations
@@ -99,6 +101,12 @@ class CellModel:
     live: str = ""  # e.g. "training, epoch 3" while a run is going
 
 
+def _held_out_rank(info: ModelInfo) -> float:
+    """Lower is better: the held-out perplexity; a model without one comes last."""
+    ppl = info.metrics.get("valid_ppl")
+    return float(ppl) if isinstance(ppl, (int, float)) and not isinstance(ppl, bool) and ppl == ppl else float("inf")
+
+
 class ModelRegistry:
     """Which model each cell uses. See the module docstring for the rules."""
 
@@ -110,6 +118,8 @@ class ModelRegistry:
         self._active: dict[str, ActiveModel] = {}
         self._loading: dict[str, ModelKey] = {}
         self._broken: list[BrokenModel] = []
+        self._choices: dict[str, Path] = {}  # cell -> the folder the user chose for it
+        self._why: dict[str, str] = {}  # cell -> why its model is the one in use, when it was decided
 
     # --- facts coming in ------------------------------------------------------------------------
 
@@ -161,7 +171,7 @@ class ModelRegistry:
         self.run = LiveRun(cell, epoch)
         self._active[cell] = model
 
-    def end_training(self, cell: str, model: ActiveModel | None, switch: bool = True) -> None:
+    def end_training(self, cell: str, model: ActiveModel | None, switch: bool = True, reason: str = "") -> None:
         """The run is over. `model`: its result (a SavedKey if it was saved, else a LiveKey), or
         None if it produced nothing, in which case the cell goes back to its saved model. The
         cell moves to the result when `switch` says so."""
@@ -175,6 +185,10 @@ class ModelRegistry:
             self._broken = [b for b in self._broken if b.info.path != path]
         if switch:
             self._active[cell] = model
+        elif self._is_live(cell):
+            del self._active[cell]  # back to the saved model it had: to_load() brings it back
+        if reason:
+            self._why[cell] = reason
 
     # --- what to do ---------------------------------------------------------------------------------
 
@@ -183,13 +197,50 @@ class ModelRegistry:
         infos = [info for info in self._saved if info.cell == cell and not self.is_broken(info)]
         active = self._active.get(cell)
         in_use = active.key.path if active is not None and isinstance(active.key, SavedKey) else None
-        for wanted in (lambda info: info.corpus_fingerprint == self.fingerprint,
+        chosen = self._choices.get(cell)
+        for wanted in (lambda info: info.path == chosen,
+                       lambda info: info.corpus_fingerprint == self.fingerprint,
                        lambda info: info.path == in_use,
                        lambda info: True):
             found = [info for info in infos if wanted(info)]
             if found:
-                return found[0]
+                return min(found, key=_held_out_rank)  # stable: the newest of equals
         return None
+
+    # --- the user's choice, and why --------------------------------------------------------------
+
+    def set_choices(self, choices: Mapping[str, Path]) -> None:
+        """The folders the user chose in an earlier session (tui/settings.py)."""
+        self._choices = {cell: Path(path) for cell, path in choices.items() if cell in self.cells}
+
+    def choose_for(self, cell: str, path: Path) -> None:
+        """The user says so: `cell` uses this folder from now on, better or not."""
+        self._choices[cell] = Path(path)
+        self._why[cell] = "chosen by you on the models screen"
+        active = self._active.get(cell)
+        if active is not None and active.key != SavedKey(Path(path)) and not self._is_live(cell):
+            del self._active[cell]  # to_load() loads the chosen one
+
+    def saved_path(self, cell: str) -> Path | None:
+        """The folder `cell` uses (or would use) now, if it is a saved model."""
+        active = self._active.get(cell)
+        if active is not None and isinstance(active.key, SavedKey):
+            return active.key.path
+        info = self.choose(cell)
+        return info.path if info is not None else None
+
+    def why(self, cell: str) -> str:
+        """Why the cell's model is the one in use, in a few words, for the status line."""
+        if cell in self._why:
+            return self._why[cell]
+        active = self._active.get(cell)
+        if active is None or not isinstance(active.key, SavedKey):
+            return ""
+        if self._choices.get(cell) == active.key.path:
+            return "chosen by you on the models screen"
+        if active.fingerprint == self.fingerprint:
+            return "the best on this text's held-out lines"
+        return "trained on another text"
 
     def to_load(self, cell: str, order: int | None = None) -> ModelKey | None:
         """What to load (or build, for the n-gram at `order`) so that `cell` has its model; None

@@ -10,6 +10,7 @@ torch) on first use, here, in a thread, after the first frame.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Callable
 
 import engine
@@ -109,6 +110,7 @@ class TrainingJob:
     text: str  # a snapshot of the editor: later edits do not touch the run
     model: ModelConfig  # its vocab_size is the corpus's, filled in when the run starts
     train: TrainConfig
+    incumbent: Path | None = None  # the saved model the cell used when the run started
 
     @property
     def cell(self) -> str:
@@ -116,8 +118,8 @@ class TrainingJob:
 
 
 def model_name(cell: str, fingerprint: str) -> str:
-    """One saved model per cell and corpus: training again replaces it."""
-    return f"{cell}-{fingerprint[:8]}"
+    """A new folder for every run (cell, corpus, time): training again never replaces a model."""
+    return engine.new_model_name(cell, fingerprint)
 
 
 def run_training(job: TrainingJob, post: Post, should_stop: ShouldStop) -> None:
@@ -140,7 +142,8 @@ def run_training(job: TrainingJob, post: Post, should_stop: ShouldStop) -> None:
                                   stopped="cancelled"))
                 return
             raise
-        _save_and_report(cell, trained, corpus.fingerprint, post)
+        held_out = None if corpus.stats.valid_is_train else corpus.valid_text
+        _save_and_report(cell, trained, corpus.fingerprint, post, judge_against(trained, job.incumbent, held_out))
     except NextwordError as exc:
         post(TrainingFailed(cell, str(exc)))
     except Exception as exc:
@@ -168,7 +171,19 @@ def _epoch_reporter(cell: str, corpus, model_config: ModelConfig, train_config: 
     return on_event
 
 
-def _save_and_report(cell: str, trained, fingerprint: str, post: Post) -> None:
+def judge_against(trained, incumbent: Path | None, held_out: str | None):
+    """engine.judge of the new model against the one in use (None: nothing to compare with, or
+    it cannot be read any more; then the new model is used)."""
+    if incumbent is None:
+        return None
+    try:
+        old = engine.load_model(incumbent)
+    except NextwordError:
+        return None
+    return engine.judge(trained, old, held_out)
+
+
+def _save_and_report(cell: str, trained, fingerprint: str, post: Post, judgement=None) -> None:
     predictor = engine.Predictor(trained.language_model())
     metrics = dict(trained.metrics)
     stopped = str(metrics.get("stopped", "completed"))
@@ -179,10 +194,10 @@ def _save_and_report(cell: str, trained, fingerprint: str, post: Post) -> None:
         post(TrainingDone(cell, predictor, metrics, None,
                           f"{how}, but the model was not saved: {exc} It is in use until you quit; "
                           "free some space (or fix the folder) and train again to keep it.",
-                          stopped=stopped, save_error=str(exc), fingerprint=fingerprint))
+                          stopped=stopped, save_error=str(exc), fingerprint=fingerprint, judgement=judgement))
         return
     post(TrainingDone(cell, predictor, metrics, path, f"{how}; saved as {path.name}.", stopped=stopped,
-                      fingerprint=fingerprint))
+                      fingerprint=fingerprint, judgement=judgement))
 
 
 def run_comparison(text: str, max_time: float, model_config: ModelConfig | None, post: Post,

@@ -13,7 +13,7 @@ from typing import Callable
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Input, RadioButton, Static
+from textual.widgets import Input, RadioButton, Static, TextArea
 
 from engine import trashed
 from tui.app import NextwordApp
@@ -97,11 +97,12 @@ async def test_starts_with_sample_corpus_lstm_and_focus_on_typing() -> None:
     async with app.run_test(size=(100, 30)) as pilot:
         await ready(pilot)
         assert app.main.picker_pane.cell == "lstm"
-        assert app.focused is app.query_one("#typing", Input)
+        assert app.focused is app.query_one("#typing", TextArea)
         assert app.main.editor_pane.path is None and not app.main.editor_pane.dirty
         assert "Good morning" in app.main.editor_pane.text  # tui/data/sample_corpus.txt
         assert "words" in static_text(app, "#corpus-status")
-        assert "ctrl+t" in static_text(app, "#ac-list")  # says how to get a model
+        assert "ctrl+t" in static_text(app, "#ac-model")  # says how to get a model
+        await wait_for(pilot, lambda: "n-gram" in static_text(app, "#ac-model"))  # suggestions at once
         assert "params" in static_text(app, "#param-count")
 
 
@@ -114,7 +115,7 @@ async def test_the_real_app_freezes_what_it_has_loaded_so_full_collections_stay_
             await ready(pilot)
             assert gc.get_freeze_count() > frozen_before + 50_000  # torch alone is far more
             await pilot.press("h", "i")  # the app goes on as before
-            assert app.query_one("#typing", Input).value == "hi"
+            assert app.query_one("#typing", TextArea).text == "hi"
     finally:
         gc.unfreeze()  # this test process makes many apps: let them go
 
@@ -232,25 +233,26 @@ async def test_train_then_type_with_suggestions(corpus_file: Path, private_home:
         log = "\n".join(line.text for line in app.query_one("#train-log").lines)
         assert "epoch 1" in log and "the cat →" in log  # what the model predicts after each epoch
         saved = list((private_home / "models").iterdir())
-        assert [p.name for p in saved] == [f"lstm-{app.main.fingerprint[:8]}"]
+        [name] = [p.name for p in saved]
+        assert name.startswith(f"lstm-{app.main.fingerprint[:8]}-")  # a new folder for every run
         assert "ppl" in str(app.query_one("#cell-lstm", RadioButton).label)
 
-        typing = app.query_one("#typing", Input)
+        typing = app.query_one("#typing", TextArea)
         await pilot.press(*"The c")
         await wait_for(pilot, lambda: "cat" in static_text(app, "#ac-list"))
         assert "The cat" in rendered(typing)  # ghost text, in the user's casing
         assert "<unk>" not in static_text(app, "#ac-list")
         await pilot.press("tab")
-        assert typing.value == "The cat "
+        assert typing.text == "The cat "
 
-        words = [s.word for s in app.main.typing_pane.suggestions(typing.value)]
+        words = [s.word for s in app.main.typing_pane.suggestions(typing.text)]
         await pilot.press("alt+2")
-        assert typing.value == f"The cat {words[1]} "
+        assert typing.text == f"The cat {words[1]} "
         # xterm-like terminals send alt+3 as ESC 3, which Textual reads as "£".
-        words = [s.word for s in app.main.typing_pane.suggestions(typing.value)]
-        before = typing.value
+        words = [s.word for s in app.main.typing_pane.suggestions(typing.text)]
+        before = typing.text
         await pilot.press("pound_sign")
-        assert typing.value.startswith(before.rstrip(" ")) and words[2] in typing.value and "£" not in typing.value
+        assert typing.text.startswith(before.rstrip(" ")) and words[2] in typing.text and "£" not in typing.text
 
 
 async def test_models_from_an_earlier_session_are_offered(corpus_file: Path) -> None:
@@ -264,10 +266,10 @@ async def test_models_from_an_earlier_session_are_offered(corpus_file: Path) -> 
     async with second.run_test(size=(100, 30)) as pilot:
         await ready(pilot)
         assert "ppl" in str(second.query_one("#cell-gru", RadioButton).label)
-        assert second.main.typing_pane.predictor is None  # LSTM is selected and has none
-        await pilot.press("f4")
-        await wait_for(pilot, lambda: second.main.typing_pane.predictor is not None)
-        assert "gru-" in static_text(second, "#ac-model")
+        assert second.main.picker_pane.cell == "gru"  # the cell used last time is remembered
+        await wait_for(pilot, lambda: "gru-" in static_text(second, "#ac-model"))
+        await pilot.press("f3")
+        assert "LSTM: no model yet" in static_text(second, "#ac-model")  # LSTM has none
 
 
 async def test_escape_stops_training(corpus_file: Path) -> None:

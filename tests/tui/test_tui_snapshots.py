@@ -22,7 +22,7 @@ async def settle(pilot: Pilot) -> None:
     while not (main.engine_ready and main.fingerprint and main.picker_pane.settings_ready):
         assert time.monotonic() < deadline, "the app did not finish starting"
         await pilot.pause(0.05)
-    app.query_one("#typing", Input).cursor_blink = False
+    app.query_one("#typing", TextArea).cursor_blink = False
     app.query_one("#corpus-text", TextArea).cursor_blink = False
     await pilot.pause()
 

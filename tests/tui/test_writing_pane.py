@@ -34,7 +34,7 @@ class Host(App[None]):
 
 
 def listed(app: App) -> str:
-    return str(app.query_one("#wp-list", Static).render())
+    return str(app.query_one("#ac-list", Static).render())
 
 
 async def test_ghost_text_tab_and_the_list(predictor_factory) -> None:

@@ -42,6 +42,7 @@ BINDINGS = [
     Binding("f7", "focus_pane('picker')", "Model", priority=True, group=PANES_GROUP),
     Binding("f8", "focus_pane('log')", "Log", priority=True, group=PANES_GROUP),
     Binding("f9", "focus_pane('typing')", "Type", priority=True, group=PANES_GROUP),
+    Binding("alt+m", "models", "Models", priority=True, show=False),  # a key browsers leave alone
 ]
 HELP = {
     "help": "Show this help",
@@ -59,6 +60,7 @@ HELP = {
     "focus_pane('log')": "Focus the training log",
     "focus_pane('typing')": "Focus the typing box",
     "quit": "Quit (asks about unsaved changes)",
+    "models": "Models: every saved model (use, rename, delete, export, import)",
 }
 PANE_KEYS = [
     ("tab", "Typing box: accept the top suggestion (elsewhere: next field)"),
@@ -101,4 +103,5 @@ def commands(screen: MainScreen) -> Iterable[SystemCommand]:
     for n in range(1, 6):
         yield SystemCommand(f"Accept suggestion {n}", f"alt+{n}: add suggestion {n} to the typed text",
                             lambda n=n: screen.accept_suggestion(n - 1), discover=False)
+    yield from screen.daily_commands()
     yield SystemCommand("Help: keys", "F1: show every key", screen.action_help)

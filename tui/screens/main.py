@@ -42,7 +42,8 @@ from tui.screens.compare import CompareScreen
 from tui.screens.confirm_quit import ConfirmQuitScreen
 from tui.screens.help import HelpScreen
 from tui.screens.main_files import FileActions
-from tui.widgets.autocomplete import Autocomplete
+from tui.screens.main_daily import DailyActions
+from tui.widgets.writing import WritingPane
 from tui.widgets.editor import CorpusEditor
 from tui.widgets.footer import KeysFooter
 from tui.widgets.picker import CELL_NAMES, ModelPicker, format_metrics
@@ -63,7 +64,7 @@ class TrainingRun:
     worker: Worker
 
 
-class MainScreen(FileActions, Screen[None]):
+class MainScreen(FileActions, DailyActions, Screen[None]):
     BINDINGS = keys.BINDINGS
     AUTO_FOCUS = "#typing"
 
@@ -95,7 +96,7 @@ class MainScreen(FileActions, Screen[None]):
         with Horizontal(id="main"):
             with Vertical(id="left"):
                 yield CorpusEditor(self.autosave, id="editor")
-                yield Autocomplete(id="autocomplete")
+                yield WritingPane(id="autocomplete")
             with Vertical(id="right"):
                 yield ModelPicker(self.cells, id="picker")
                 yield TrainingLog(id="training")
@@ -108,8 +109,9 @@ class MainScreen(FileActions, Screen[None]):
         self.query_one("#picker").border_subtitle = "F7 · F2-F5 switch"
         self.query_one("#training").border_title = "Training"
         self.query_one("#training").border_subtitle = "F8 · ctrl+t train/stop"
-        self.query_one("#autocomplete").border_title = "Type"
-        self.query_one("#autocomplete").border_subtitle = "F9 · tab accepts"
+        self.query_one("#autocomplete").border_title = "Write"
+        self.query_one("#autocomplete").border_subtitle = "F9 · tab / → accept · alt+m models"
+        self.use_browser_keys()
         self._check_size(self.app.size)
         self._show_active_model()
         # Everything else waits for the first complete frame (the footer's keys): even wrapping
@@ -124,6 +126,8 @@ class MainScreen(FileActions, Screen[None]):
             self._start_timer.stop()
             self._start_timer = None
             await self.picker_pane.mount_settings()
+            self.load_settings()  # the picker's fields exist now: restore what was typed last time
+            self.restore_draft()
             self.open_at_start(self.requested_path)
 
     @property
@@ -139,8 +143,12 @@ class MainScreen(FileActions, Screen[None]):
         return self.query_one(TrainingLog)
 
     @property
-    def typing_pane(self) -> Autocomplete:
-        return self.query_one(Autocomplete)
+    def typing_pane(self) -> WritingPane:
+        return self.query_one(WritingPane)
+
+    @property
+    def writing_pane(self) -> WritingPane:
+        return self.query_one(WritingPane)
 
     def on_resize(self, event) -> None:
         self._check_size(event.size)
@@ -232,11 +240,12 @@ class MainScreen(FileActions, Screen[None]):
             return
         self.picker_pane.set_models(self.models.views())
         self._ensure_loaded(self.picker_pane.cell)
+        if self.picker_pane.cell != NGRAM:
+            self._ensure_loaded(NGRAM)  # it serves suggestions until the cell has a model of its own
         self._show_active_model()
 
     def _ensure_loaded(self, cell: str) -> None:
-        settings = self.picker_pane.settings() if cell == NGRAM else None
-        key = self.models.to_load(cell, settings.order if settings is not None else None)
+        key = self.models.to_load(cell, self.picker_pane.ngram_order() if cell == NGRAM else None)
         if key is None:
             return
         self.models.loading(cell, key)
@@ -268,6 +277,14 @@ class MainScreen(FileActions, Screen[None]):
         cell = self.picker_pane.cell
         name = CELL_NAMES[cell]
         active = self.models.active(cell)
+        ngram = self.models.active(NGRAM)
+        if active is None and ngram is not None and cell != NGRAM:
+            # From the first second, before any training: the n-gram built from the corpus serves
+            # the typing box until the selected network has a model (then it takes over).
+            why = f"loading the {name} model" if self.models.is_loading(cell) else f"ctrl+t trains the {name}"
+            self.typing_pane.set_predictor(ngram.predictor, f"{name}: no model yet ({why}) · suggesting with "
+                                           "the n-gram built from the editor text")
+            return
         if active is None:
             if cell == NGRAM:
                 hint = "Building the n-gram model from the editor text…"
@@ -281,7 +298,9 @@ class MainScreen(FileActions, Screen[None]):
             return
         ppl = active.metrics.get("valid_ppl")
         detail = f" · ppl {ppl:,.1f}" if isinstance(ppl, (int, float)) else ""
-        self.typing_pane.set_predictor(active.predictor, f"{name} · {self._source(active)}{detail}")
+        why = self.models.why(cell)
+        self.typing_pane.set_predictor(active.predictor, f"{name} · {self._source(active)}{detail}"
+                                       + (f" · {why}" if why and active.source == "saved" else ""))
 
     def _source(self, active: ActiveModel) -> str:
         key = active.key
@@ -295,8 +314,10 @@ class MainScreen(FileActions, Screen[None]):
     def on_model_picker_cell_selected(self, message: ModelPicker.CellSelected) -> None:
         self._show_active_model()  # at once, even before the engine is loaded
         self._refresh_models()
+        self.remember_now()
 
     def on_model_picker_settings_changed(self, message: ModelPicker.SettingsChanged) -> None:
+        self.remember_now()
         if self.picker_pane.cell == NGRAM:
             self._refresh_models()  # a new order means a new n-gram model
 
@@ -322,7 +343,8 @@ class MainScreen(FileActions, Screen[None]):
         if settings.model is None or settings.train is None:
             self.notify("The n-gram model needs no training: it is built from the editor text.", timeout=4)
             return
-        job = jobs.TrainingJob(text=self.editor_pane.text, model=settings.model, train=settings.train)
+        job = jobs.TrainingJob(text=self.editor_pane.text, model=settings.model, train=settings.train,
+                               incumbent=self.models.saved_path(settings.model.cell))
         self.log_pane.start(job.cell, job_summary(job))
         self.models.start_training(job.cell)
         self.training = TrainingRun(job.cell, self._train(job))
@@ -381,12 +403,18 @@ class MainScreen(FileActions, Screen[None]):
         else:
             key = SavedKey(message.path) if message.path else LiveKey(message.cell)
             model = ActiveModel(key, message.predictor, message.metrics, message.fingerprint)
-            self.models.end_training(message.cell, model)
+            verdict = message.judgement  # against the model in use when the run started
+            switch = verdict is None or verdict.better
+            reason = "newly trained" if verdict is None else verdict.reason
+            if not switch:
+                reason = f"kept the model in use: the new one is {reason} (the new one is saved; alt+m lists both)"
+            self.models.end_training(message.cell, model, switch=switch, reason=reason)
             self.log_pane.write(f"{name}: {format_metrics(message.metrics)}")
+            self.log_pane.write(f"{name}: {'switched to the new model: ' if switch else ''}{reason}")
             if message.save_error:
                 self.notify(message.note, title=f"{name} trained but not saved", severity="warning", timeout=15)
             else:
-                self.notify(message.note, title=f"{name} trained", timeout=5)
+                self.notify(f"{message.note} {reason[:1].upper()}{reason[1:]}.", title=f"{name} trained", timeout=8)
         self._refresh_models()
         self.run_worker(lambda: jobs.list_saved_models(self.post_message), thread=True,
                         group="list", exit_on_error=False)

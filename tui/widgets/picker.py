@@ -256,6 +256,28 @@ class ModelPicker(Vertical, can_focus=False):
     def settings(self) -> Settings | None:
         return self.validate()
 
+    def values(self) -> dict[str, dict[str, str]]:
+        """Each cell's settings as typed (what tui/settings.py keeps between sessions)."""
+        self._store_inputs(self.cell)
+        return {cell: dict(raw) for cell, raw in self._raw.items()}
+
+    def restore_values(self, values: Mapping[str, Mapping[str, str]]) -> None:
+        """Settings as typed in an earlier session; cells and fields this picker lacks are ignored."""
+        for cell, raw in values.items():
+            if cell in self._raw:
+                self._raw[cell].update({k: v for k, v in raw.items() if k in self._raw[cell]})
+        self._load_inputs(self.cell)
+        self.validate()
+
+    def ngram_order(self) -> int:
+        """The n-gram's order as set, whichever cell is selected (the default while what is typed
+        is not an order): the n-gram serves suggestions until a network has a model."""
+        text = self.values().get(NGRAM, {}).get("order", "")
+        try:
+            return check_ngram_order(_whole(text))
+        except (ValueError, NextwordError):
+            return NGRAM_ORDER
+
     def _parse(self) -> Settings:
         """The settings typed for the current cell, as the engine's configs (ValueError: the first
         that is not a number, or that the engine refuses)."""

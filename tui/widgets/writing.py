@@ -36,7 +36,8 @@ class WritingArea(TextArea):
     BINDINGS = [Binding("ctrl+w", "delete_word_or_warn", "Delete word", show=False)]
 
     def __init__(self, **kwargs) -> None:
-        super().__init__(soft_wrap=True, tab_behavior="focus", show_line_numbers=False, **kwargs)
+        super().__init__(soft_wrap=True, tab_behavior="focus", show_line_numbers=False, placeholder="Type here…",
+                         **kwargs)
 
     def check_consume_key(self, key: str, character: str | None = None) -> bool:
         return key not in ALT_DIGIT_ALIASES and super().check_consume_key(key, character)
@@ -83,16 +84,16 @@ class WritingPane(Vertical):
         self._cache: tuple[str, list] | None = None  # (text, suggestions) of the last model call
 
     def compose(self) -> ComposeResult:
-        yield Static("", id="wp-model")
-        yield WritingArea(id="writing")
-        yield Static("", id="wp-list")
+        yield Static("", id="ac-model")
+        yield WritingArea(id="typing")
+        yield Static("", id="ac-list")
 
     def on_mount(self) -> None:
         self._show_list()
 
     @property
     def area(self) -> WritingArea:
-        return self.query_one("#writing", WritingArea)
+        return self.query_one("#typing", WritingArea)
 
     @property
     def text(self) -> str:
@@ -106,7 +107,7 @@ class WritingPane(Vertical):
 
     def set_predictor(self, predictor: Predictor | None, description: str, hint: str | None = None) -> None:
         """Use `predictor` (None: no model, show `hint`) and redo the current suggestions."""
-        self.query_one("#wp-model", Static).update(description)
+        self.query_one("#ac-model", Static).update(description)
         if predictor is self.predictor and (predictor is not None or hint == self._no_model_hint):
             return  # same model: keep the suggestions (and the predictor's cache)
         self.predictor = predictor
@@ -168,7 +169,7 @@ class WritingPane(Vertical):
         area.focus()
 
     def _show_list(self) -> None:
-        view = self.query_one("#wp-list", Static)
+        view = self.query_one("#ac-list", Static)
         if self.predictor is None:
             view.update(Text(self._no_model_hint, style="italic"))
             return

@@ -1,0 +1,227 @@
+"""The main screen's everyday actions: the models screen, the writing pane's save / copy / add to
+the corpus, what is remembered between sessions (tui/settings.py), and the keys of the app served
+to a browser. A mixin of MainScreen, kept apart so that each file holds one idea.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterable
+
+from engine import atomic_write, models_home
+from textual.app import SystemCommand
+
+from tui import worker as jobs
+from tui.drafts import DraftKeeper
+from tui.screens.models import ModelsOutcome, ModelsScreen
+from tui.screens.open_file import PathScreen
+from tui.served_keys import CTRL_W_NOTE, adapt_for_browser
+from tui.settings import AppSettings, SettingsStore
+
+if TYPE_CHECKING:
+    from textual.screen import Screen
+
+    from tui.models import ModelRegistry
+    from tui.widgets.editor import CorpusEditor
+    from tui.widgets.picker import ModelPicker
+    from tui.widgets.writing import WritingPane
+
+    Base = Screen[None]
+else:
+    Base = object
+
+SAVE_DELAY = 0.5  # seconds: settings changes come in bursts (typing a number)
+DRAFT_DELAY = 1.0  # seconds after the last keystroke in the writing pane
+
+
+class DailyActions(Base):
+    models: ModelRegistry
+    settings_store: SettingsStore
+    remembered: AppSettings
+
+    if TYPE_CHECKING:
+        @property
+        def editor_pane(self) -> CorpusEditor: ...
+
+        @property
+        def picker_pane(self) -> ModelPicker: ...
+
+        @property
+        def writing_pane(self) -> WritingPane: ...
+
+        @property
+        def fingerprint(self) -> str | None: ...
+
+        def _refresh_models(self) -> None: ...
+
+    # --- leaving, and the writing pane's draft ----------------------------------------------------
+
+    def save_before_leaving(self) -> None:
+        """The app ends without asking (a browser tab closed): the corpus buffer's autosave and
+        the draft, now, not when their timers would have fired."""
+        self.editor_pane.write_autosave_now()
+        self._save_draft()
+
+    def restore_draft(self) -> None:
+        self.drafts = DraftKeeper()
+        text = self.drafts.restore()
+        if text:
+            self.writing_pane.load(text)
+
+    def on_writing_pane_written(self, message) -> None:
+        timer = getattr(self, "_draft_timer", None)
+        if timer is not None:
+            timer.stop()
+        self._draft_timer = self.set_timer(DRAFT_DELAY, self._save_draft)
+
+    def _save_draft(self) -> None:
+        drafts = getattr(self, "drafts", None)
+        if drafts is None:
+            return
+        try:
+            drafts.save(self.writing_pane.text)
+        except OSError:
+            pass  # the next keystroke tries again; the text is still on screen
+
+    def on_unmount(self) -> None:
+        drafts = getattr(self, "drafts", None)
+        if drafts is not None:
+            drafts.close()  # the draft stays on disk for the next start
+
+    def relist_models(self) -> None:
+        self.run_worker(lambda: jobs.list_saved_models(self.post_message), thread=True,
+                        group="list", exit_on_error=False)
+
+    # --- the browser ------------------------------------------------------------------------------
+
+    def use_browser_keys(self) -> None:
+        """Served to a browser: the keys the browser keeps get stand-ins (tui/served_keys.py)."""
+        if self.app.is_web:
+            adapt_for_browser(self._bindings)
+
+    def action_browser_ctrl_w(self) -> None:
+        self.notify(CTRL_W_NOTE, timeout=5)
+
+    # --- the models screen ------------------------------------------------------------------------
+
+    def action_models(self) -> None:
+        in_use = {cell: path for cell in self.models.cells if (path := self.models.saved_path(cell)) is not None}
+        self.app.push_screen(ModelsScreen(self.fingerprint, in_use), self._models_closed)
+
+    def _models_closed(self, outcome: ModelsOutcome | None) -> None:
+        if outcome is None:
+            return
+        if outcome.use is not None:
+            cell, path = outcome.use
+            self.models.choose_for(cell, path)
+            self.remember(self.remembered.with_model(cell, path.name))
+            self.picker_pane.cell = cell
+            self.notify(f"The {cell.upper()} now uses {path.name}, as you chose.", timeout=4)
+        if outcome.changed or outcome.use is not None:
+            self.relist_models()
+        self._refresh_models()
+
+    # --- the writing pane -------------------------------------------------------------------------
+
+    def action_save_writing(self) -> None:
+        text = self.writing_pane.text
+
+        def chosen(path: str | None) -> None:
+            if not path:
+                return
+            try:
+                atomic_write(path, text.encode("utf-8"))
+            except (OSError, UnicodeEncodeError) as exc:
+                self.notify(f"Could not save to {path}: {getattr(exc, 'strerror', None) or exc}.",
+                            title="Not saved", severity="error", timeout=8)
+                return
+            self.notify(f"Saved what you wrote to {Path(path).name}.", timeout=3)
+
+        self.app.push_screen(PathScreen("Save what you wrote as", "Save", initial="writing.txt",
+                                        confirm_overwrite=True), chosen)
+
+    def action_copy_writing(self) -> None:
+        text = self.writing_pane.text
+        self.app.copy_to_clipboard(text)  # OSC 52: the terminal (or the browser) puts it on the clipboard
+        self.notify(f"Copied {len(text):,} characters to the clipboard (if your terminal allows OSC 52).",
+                    timeout=4)
+
+    def action_add_writing_to_corpus(self) -> None:
+        text = self.writing_pane.text.strip("\n")
+        if not text.strip():
+            self.notify("Write something first: there is nothing to add.", timeout=3)
+            return
+        area = self.editor_pane.text_area
+        corpus = area.text
+        glue = "" if not corpus or corpus.endswith("\n") else "\n"
+        area.insert(glue + text + "\n", area.document.end)
+        self.notify(f"Added {len(text.split()):,} words to the corpus (ctrl+s saves it; ctrl+t trains on it).",
+                    timeout=4)
+
+    # --- settings ---------------------------------------------------------------------------------
+
+    def load_settings(self) -> None:
+        """Read what was remembered; a damaged file gives the defaults and a notice, never a crash."""
+        self.settings_store = SettingsStore()
+        loaded = self.settings_store.load()
+        self.remembered = loaded.settings
+        if loaded.notice:
+            self.notify(loaded.notice, title="Settings reset to the defaults", severity="warning", timeout=12)
+        self.apply_settings(self.remembered)
+        self.app.theme_changed_signal.subscribe(self, lambda theme: self.remember_now())
+
+    def apply_settings(self, settings: AppSettings) -> None:
+        fields = {cell: dict(values) for cell, values in settings.fields.items()}
+        fields.setdefault("ngram", {})["order"] = str(settings.ngram_order)
+        self.picker_pane.restore_values(fields)
+        if settings.cell in self.models.cells:
+            self.picker_pane.cell = settings.cell
+        if settings.theme and settings.theme in self.app.available_themes:
+            self.app.theme = settings.theme
+        self.models.set_choices({cell: models_home() / name for cell, name in settings.models.items()})
+
+    def remember_now(self) -> None:
+        """The picker, the theme and the chosen models as they are now, saved a moment later."""
+        values = self.picker_pane.values()
+        order = values.get("ngram", {}).get("order", "")
+        settings = AppSettings(cell=self.picker_pane.cell, fields=values,
+                               ngram_order=int(order) if order.isdigit() and 1 <= int(order) <= 9 else 3,
+                               theme=self.app.theme, models=self.remembered.models)
+        self.remember(settings)
+
+    def remember(self, settings: AppSettings) -> None:
+        self.remembered = settings
+        timer = getattr(self, "_settings_timer", None)
+        if timer is not None:
+            timer.stop()
+        self._settings_timer = self.set_timer(SAVE_DELAY, self._save_settings)
+
+    def _save_settings(self) -> None:
+        try:
+            self.settings_store.save(self.remembered)
+        except OSError as exc:
+            if not getattr(self, "_settings_failed", False):  # say it once, not at every keystroke
+                self._settings_failed = True
+                self.notify(f"Settings cannot be saved ({exc.strerror or exc}): they last until you quit.",
+                            severity="warning", timeout=8)
+
+    def action_reset_settings(self) -> None:
+        self.remembered = self.settings_store.reset()
+        self.apply_settings(self.remembered)
+        self.app.theme = "textual-dark"
+        self._refresh_models()
+        self.notify("Settings reset to the defaults (the old ones are kept as settings.reset.json).", timeout=5)
+
+    # --- the command palette ----------------------------------------------------------------------
+
+    def daily_commands(self) -> Iterable[SystemCommand]:
+        yield SystemCommand("Models…", "alt+m: every saved model: use, rename, delete, export, import",
+                            self.action_models)
+        yield SystemCommand("Save what you wrote…", "save the writing pane's text to a file",
+                            self.action_save_writing)
+        yield SystemCommand("Copy what you wrote", "put the writing pane's text on the clipboard (OSC 52)",
+                            self.action_copy_writing)
+        yield SystemCommand("Add what you wrote to the corpus", "append the writing pane's text to the editor",
+                            self.action_add_writing_to_corpus)
+        yield SystemCommand("Reset settings", "forget the picker settings, the theme and the chosen models",
+                            self.action_reset_settings)
