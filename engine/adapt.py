@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import queue
+import sys
 import threading
 import time
 from dataclasses import asdict, dataclass
@@ -31,6 +32,7 @@ from engine.openvocab import OpenVocab
 from engine.tokenizer import EOS
 from engine.vocab import EOS_ID, Vocab
 
+SWITCH_INTERVAL_S = 0.001
 HISTORY_LIMIT = 200_000  # typed tokens kept (about 100 hours of typing); older ones drop off
 
 
@@ -319,6 +321,9 @@ class OnlineUpdater:
         self._last = 1  # the segment's first input: the token before it (<eos> at the start)
         self.updates = 0
         self.last_update_s = 0.0
+        # The update's Python parts hold the GIL for up to the switch interval (5 ms by default)
+        # before a keystroke's thread gets it back: 1 ms keeps that wait under the word-end budget.
+        sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL_S))
         self._thread = threading.Thread(target=self._run, name="online-update", daemon=True)
         self._thread.start()
 

@@ -11,6 +11,7 @@ whatever the updater last published, read once per suggestion.
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from engine.adapt import LearnConfig, Learner, OnlineUpdater
 from engine.lm import LanguageModel, NeuralLM
@@ -57,6 +58,7 @@ class AdaptivePredictor:
         self._key: tuple | None = None  # (state, learner version, network) of _dist
         self._dist = np.empty(0)
         self._sorted = np.empty(0)
+        self._top: tuple | None = None  # ((state key, k), ids, probabilities) of the next words
         self._context = ""  # the typed text (up to the word being typed) already learned
 
     def network(self) -> NeuralLM:
@@ -83,7 +85,10 @@ class AdaptivePredictor:
             ids = open_vocab.sorted_ids[lo:hi][rows].tolist()
             words = [partial + open_vocab.display[i][len(partial):] for i in ids]
             return [self._suggestion(text, w, p, w[len(partial):], True) for w, p in zip(words, ps) if p > 0]
-        ids, ps = top_k(self._dist, k)
+        if self._top is None or self._top[0] != (key, k):  # next words: once per state and k
+            top = torch.topk(torch.from_numpy(self._dist), min(k, self._dist.size))  # 4x argpartition
+            self._top = ((key, k), top.indices.tolist(), top.values.tolist())
+        _, ids, ps = self._top
         capital = self._sentence_start(context)
         forms = [shown(open_vocab.display[i], capital) for i in ids]
         return [self._suggestion(text, w, p, w, False) for w, p in zip(forms, ps) if p > 0]

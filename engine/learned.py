@@ -56,7 +56,8 @@ def save_learned(folder: str | os.PathLike, learner: Learner,
     folder.mkdir(parents=True, exist_ok=True)
     weights_sum = None
     if adapted is not None:
-        blob = save_safetensors({k: v.detach().float().contiguous() for k, v in adapted.items()})
+        # Clones: tied weights share memory, which safetensors refuses.
+        blob = save_safetensors({k: v.detach().float().clone().contiguous() for k, v in adapted.items()})
         atomic_write(folder / WEIGHTS, blob)
         weights_sum = hashlib.sha256(blob).hexdigest()
     lex = learner.lexicon
