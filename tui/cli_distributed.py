@@ -37,9 +37,10 @@ def add_prepare_command(sub: argparse._SubParsersAction) -> None:
                          "an earlier prepared folder there is replaced once the new one is complete")
     prepare.add_argument("--min-freq", type=int, metavar="N", help="rarer words become <unk> (default: 1 for small corpora, else 2)")
     prepare.add_argument("--max-vocab", type=int, metavar="N", help="the most words the vocabulary keeps (default: 20000)")
-    prepare.add_argument("--keep-case", action="store_true", help="match words case-sensitively")
+    prepare.add_argument("--keep-case", action="store_true",
+                         help="match words case-sensitively (default: 'The' and 'the' are one word)")
     prepare.add_argument("--workers", type=int, metavar="N", help="tokenizing processes (default: one per core)")
-    prepare.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    prepare.add_argument("--json", action="store_true", help="print the result as one JSON object (default: a sentence)")
     prepare.set_defaults(run=cmd_prepare)
 
 
