@@ -43,6 +43,12 @@ def test_a_plain_file_is_replaced_by_rename_keeping_its_mode(tmp_path, home) -> 
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary left
 
 
+def test_a_new_file_is_created_with_the_usual_mode(tmp_path) -> None:
+    target = tmp_path / "new.txt"
+    assert save_text(target, "first\n") == "rename"
+    assert target.read_text() == "first\n" and stat.S_IMODE(target.stat().st_mode) == 0o644
+
+
 def test_a_hard_linked_file_is_written_in_place_so_every_link_sees_it(tmp_path, home) -> None:
     target, link = tmp_path / "corpus.txt", tmp_path / "link.txt"
     target.write_text("old text\n")

@@ -43,8 +43,8 @@ def save_text(path: str | os.PathLike, text: str, fmt: FileFormat = UTF8) -> str
         info = os.stat(target)
     except FileNotFoundError:
         info = None
-    if info is None or (why_in_place(target, info) is None and _rename_over(target, data, info)):
-        return "rename"
+    if (info is None or why_in_place(target, info) is None) and _rename_over(target, data, info):
+        return "rename"  # (a new file always is; an old one unless its group cannot be kept)
     _write_in_place(target, data)
     return "in place"
 
