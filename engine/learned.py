@@ -54,10 +54,17 @@ def save_learned(folder: str | os.PathLike, learner: Learner,
     """Write the learner's state (and the adapted weights, if any) atomically into `folder`."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    weights_sum = None
+    weights_sum, aliases = None, {}
     if adapted is not None:
-        # Clones: tied weights share memory, which safetensors refuses.
-        blob = save_safetensors({k: v.detach().float().clone().contiguous() for k, v in adapted.items()})
+        unique: dict[str, torch.Tensor] = {}
+        for name, tensor in adapted.items():
+            same = next((k for k, u in unique.items() if u.shape == tensor.shape and torch.equal(u, tensor)), None)
+            if same is not None:
+                aliases[name] = same  # tied weights: stored once
+                continue
+            # Clones: tensors sharing memory are refused by safetensors.
+            unique[name] = tensor.detach().float().clone().contiguous()
+        blob = save_safetensors(unique)
         atomic_write(folder / WEIGHTS, blob)
         weights_sum = hashlib.sha256(blob).hexdigest()
     lex = learner.lexicon
@@ -71,6 +78,7 @@ def save_learned(folder: str | os.PathLike, learner: Learner,
         "config": learner.config.to_json(),
         "weights": learner.weights.to_json(),
         "adapted": weights_sum,
+        "aliases": aliases,
     }
     atomic_write(folder / STATE, json.dumps(state, ensure_ascii=False, allow_nan=False).encode("utf-8"))
     return folder
@@ -92,7 +100,7 @@ def load_learned(folder: str | os.PathLike, vocab: Vocab, lexicon: Lexicon,
     learner.paused = data["paused"]
     adapted = None
     if data["adapted"] is not None and shapes is not None:
-        adapted = _read_weights(folder / WEIGHTS, data["adapted"], shapes)
+        adapted = _read_weights(folder / WEIGHTS, data["adapted"], shapes, data.get("aliases") or {})
     return learner, adapted
 
 
@@ -153,6 +161,9 @@ def _check_state(path: Path, data: object) -> None:
         fail("written forms must be text")
     if data.get("adapted") is not None and not isinstance(data.get("adapted"), str):
         fail("'adapted' must be a checksum or null")
+    if not isinstance(data.get("aliases", {}), dict) or not all(
+            isinstance(v, str) for v in data.get("aliases", {}).values()):
+        fail("'aliases' must map names to names")
 
 
 def _dataclass(cls: type, values: dict, folder: Path) -> object:
@@ -166,7 +177,8 @@ def _dataclass(cls: type, values: dict, folder: Path) -> object:
     return made
 
 
-def _read_weights(path: Path, checksum: str, shapes: dict[str, tuple[int, ...]]) -> dict[str, torch.Tensor]:
+def _read_weights(path: Path, checksum: str, shapes: dict[str, tuple[int, ...]],
+                  aliases: dict[str, str]) -> dict[str, torch.Tensor]:
     try:
         blob = path.read_bytes()
     except OSError as exc:
@@ -177,6 +189,9 @@ def _read_weights(path: Path, checksum: str, shapes: dict[str, tuple[int, ...]])
         tensors = load_safetensors(blob)
     except Exception as exc:  # safetensors raises its own error types for malformed files
         raise _damaged(path, f"not a safetensors file: {exc}") from None
+    for name, source in aliases.items():
+        if isinstance(source, str) and source in tensors and name not in tensors:
+            tensors[name] = tensors[source]
     for name, shape in shapes.items():
         t = tensors.get(name)
         if t is None or tuple(t.shape) != tuple(shape) or not bool(torch.isfinite(t).all()):

@@ -3,6 +3,7 @@ mixture, the learned state on disk, the privacy controls and the causality of ad
 
 from __future__ import annotations
 
+import json
 import time
 
 import numpy as np
@@ -121,6 +122,8 @@ def test_learned_state_persists_and_reloads(setup, tmp_path):
     assert learner.weights == p.learner.weights and learner.view() == p.learner.view()
     for name, tensor in dynamic.state_dict().items():
         assert torch.equal(adapted[name], tensor)
+    saved = json.loads((folder / "learned.json").read_text(encoding="utf-8"))
+    assert saved["aliases"] == {"decoder.weight": "embed.weight"}  # the tied matrix is stored once
     again = AdaptivePredictor(NeuralLM(model, corpus.vocab, output_dtype=torch.float32), learner)
     for text in ("the quo", "the ", "a num"):
         assert again.suggest(text) == p.suggest(text)
