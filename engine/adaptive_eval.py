@@ -122,7 +122,7 @@ def _score_token(learner: Learner, dist: np.ndarray, token: _Token, score: _Scor
     if token.id == EOS_ID:
         p = dist[EOS_ID]
     elif token.id == UNK_ID:
-        p = dist[size_in:].sum()
+        p = dist[size_in:].sum() + dist[UNK_ID]  # every word outside the vocabulary
     else:
         p = dist[token.id]
     score.nll -= math.log(max(float(p), 1e-300))

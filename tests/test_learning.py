@@ -266,3 +266,15 @@ def test_the_fit_sees_each_part_exactly_as_the_blend_uses_it(setup, tiny_corpus)
             assert np.allclose(learner.parts(p_net, kn.next_probs(state), word), one_hot, rtol=1e-9, atol=1e-15)
         learner.observe(token)
         state = kn.advance(state, corpus.vocab.id(token))
+
+
+@pytest.mark.parametrize("with_rare_words", [True, False])
+def test_the_blend_is_a_distribution(setup, with_rare_words):
+    corpus, _ = setup
+    vocab = corpus.vocab
+    lex = lexicon() if with_rare_words else Lexicon.from_counts(vocab.keys[2:], vocab.counts[2:], vocab.display[2:])
+    learner = Learner(vocab, lex, Weights(net=0.5, ngram=0.2, cache=0.1, unigram=0.1, phrase=0.1), STATIC)
+    learner.observe("Quokka")
+    p_net = np.random.default_rng(1).dirichlet(np.ones(len(vocab)))
+    kn = NGramLM.fit(corpus.train_ids, vocab, 3)
+    assert learner.distribution(p_net, kn.next_probs(kn.start())).sum() == pytest.approx(1.0)
