@@ -73,6 +73,23 @@ def final_pass(model: torch.nn.Module, ids: torch.Tensor, lr: float, bptt: int =
     return model.eval()
 
 
+def fit_blends(model, vocab, lexicon, held_out: str, ngram, static_cfg: LearnConfig, dyn_cfg: LearnConfig):
+    """Each mechanism's blend, fitted on the held-out part (static and dynamic passes)."""
+    t = time.perf_counter()
+    rows_s = held_out_parts(model, vocab, lexicon, held_out, ngram=ngram, config=static_cfg)
+    rows_d = held_out_parts(model, vocab, lexicon, held_out, ngram=ngram, config=dyn_cfg)
+    fits = {
+        "cache": fit_weights(rows_s, ("net", "cache", "unigram")),
+        "cache+phrases": fit_weights(rows_s, ("net", "cache", "unigram", "phrase")),
+        "mixture": fit_weights(rows_s, ("net", "ngram")),
+        "dyn+cache": fit_weights(rows_d, ("net", "cache", "unigram", "phrase")),
+        "combined": fit_weights(rows_d, ("net", "ngram", "cache", "unigram", "phrase")),
+    }
+    held = {"net alone": log_likelihood(rows_s, Weights()), "3-gram alone": log_likelihood(rows_s, Weights(0, 1, 0, 0, 0))}
+    held.update({name: log_likelihood(rows_d if name.startswith(("dyn", "comb")) else rows_s, w) for name, w in fits.items()})
+    return fits, held, time.perf_counter() - t
+
+
 def row(name: str, result, seconds: float) -> dict:
     return {"mechanism": name, "top1": result.top1, "top3": result.top3, "top5": result.top5,
             "ksr": result.ksr, "ppl": result.perplexity, "seconds": seconds}
@@ -107,19 +124,7 @@ def main() -> int:
     static_cfg = LearnConfig(dynamic=False, cache_decay=args.decay, dynamic_every=args.every)
     dyn_cfg = replace(static_cfg, dynamic=True, dynamic_lr=args.lr)
 
-    t = time.perf_counter()
-    rows_s = held_out_parts(model, vocab, lex_train, corpus.valid_text, ngram=kn_train, config=static_cfg)
-    rows_d = held_out_parts(model, vocab, lex_train, corpus.valid_text, ngram=kn_train, config=dyn_cfg)
-    fits = {
-        "cache": fit_weights(rows_s, ("net", "cache", "unigram")),
-        "cache+phrases": fit_weights(rows_s, ("net", "cache", "unigram", "phrase")),
-        "mixture": fit_weights(rows_s, ("net", "ngram")),
-        "dyn+cache": fit_weights(rows_d, ("net", "cache", "unigram", "phrase")),
-        "combined": fit_weights(rows_d, ("net", "ngram", "cache", "unigram", "phrase")),
-    }
-    fit_s = time.perf_counter() - t
-    held = {"net alone": log_likelihood(rows_s, Weights()), "3-gram alone": log_likelihood(rows_s, Weights(0, 1, 0, 0, 0))}
-    held.update({name: log_likelihood(rows_d if name.startswith(("dyn", "comb")) else rows_s, w) for name, w in fits.items()})
+    fits, held, fit_s = fit_blends(model, vocab, lex_train, corpus.valid_text, kn_train, static_cfg, dyn_cfg)
 
     only = set(filter(None, args.only.split(",")))
     results: list[dict] = []
