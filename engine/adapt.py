@@ -144,16 +144,18 @@ class Learner:
         `previous`: the open ids of the two tokens before (default: the last two typed)."""
         w = self.weights
         previous = self.previous if previous is None else previous
-        share = self.open.oov_share()
-        net_part = w.net if p_ngram is not None else w.net + w.ngram
-        out = net_part * self.open.spread(p_net, share)
+        # Network and n-gram share one vocabulary: blend there (the smaller array), spread once.
         if p_ngram is not None and w.ngram > 0:
-            out += w.ngram * self.open.spread(p_ngram, share)
+            mixed = w.net * p_net.astype(np.float64) + w.ngram * p_ngram
+        else:
+            mixed = (w.net + (w.ngram if p_ngram is None else 0.0)) * p_net.astype(np.float64)
+        out = self.open.spread(mixed)
         size = len(self.open)
         cache = self.cache.probs(size)
-        unigram = self.open.unigram()
+        unigram = self.open.unigram() if cache is None or w.unigram > 0 else None
         cache = cache if cache is not None else unigram  # nothing typed yet: the lexicon's counts
-        out += w.cache * cache
+        if w.cache > 0:
+            out += w.cache * cache
         if w.unigram > 0:
             out += w.unigram * unigram
         if w.phrase > 0:
