@@ -19,7 +19,8 @@ async def settle(pilot: Pilot) -> None:
     app = pilot.app
     main = app.main
     deadline = time.monotonic() + 30
-    while not (main.engine_ready and main.fingerprint and main.picker_pane.settings_ready):
+    while not (main.engine_ready and main.fingerprint and main.picker_pane.settings_ready
+               and main.models.active("ngram") is not None):  # the n-gram serves suggestions at once
         assert time.monotonic() < deadline, "the app did not finish starting"
         await pilot.pause(0.05)
     app.query_one("#typing", TextArea).cursor_blink = False

@@ -264,7 +264,9 @@ class MainScreen(FileActions, DailyActions, Screen[None]):
     def on_model_failed(self, message: ModelFailed) -> None:
         self.models.fail(message.cell, message.key, message.error)
         if message.cell == NGRAM:
-            self.notify(message.error, title="Could not build the n-gram model", severity="error")
+            if self.picker_pane.cell == NGRAM:  # built only as the others' stand-in: no need to say
+                self.notify(message.error, title="Could not build the n-gram model", severity="error")
+            self._show_active_model()
             return
         # A damaged model folder: say so once, skip it from now on, and fall back to the model in
         # use or the next one saved for this cell.

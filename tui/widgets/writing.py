@@ -55,6 +55,11 @@ class WritingArea(TextArea):
             insert = "\n".join(CONTROL.sub("", line.replace("\t", " ")) for line in insert.split("\n"))
         return super()._replace_via_keyboard(insert, start, end)
 
+    async def _on_paste(self, event) -> None:
+        # TextArea's own handler (called after this one, down the class chain) inserts it; it
+        # must not bubble to the app, which would hand it to the focused widget once more.
+        event.stop()
+
     def action_delete_word_or_warn(self) -> None:
         """ctrl+w: delete-word in a terminal; served to a browser, the browser closes the tab on
         it before the app sees it, so the app never teaches it: it says which key to use."""
