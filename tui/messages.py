@@ -12,14 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from engine import EpochEnd, Notice, Progress, StopReason
 from textual.message import Message
 
 from tui.files import UTF8, DiskState, FileFormat
 from tui.models import ActiveModel, ModelKey
 
 if TYPE_CHECKING:
-    from engine import Judgement
-    from engine import CellDone, CellStart, Comparison, EpochEnd, ModelInfo, Notice, Predictor, Progress
+    from engine import CellDone, CellStart, Comparison, Judgement, ModelInfo, Predictor
 
     Event = Progress | EpochEnd | Notice | CellStart | CellDone
 
@@ -70,12 +70,7 @@ class EngineEvent(Message):
 
     def can_replace(self, message: Message) -> bool:
         return (isinstance(message, EngineEvent) and message.kind == self.kind
-                and _is_progress(self.event) and _is_progress(message.event))
-
-
-def _is_progress(event: object) -> bool:
-    # By name: checking against engine.Progress would need the engine loaded just to compare.
-    return type(event).__name__ == "Progress"
+                and isinstance(self.event, Progress) and isinstance(message.event, Progress))
 
 
 @dataclass
@@ -99,7 +94,7 @@ class TrainingDone(Message):
     metrics: Mapping[str, object]
     path: Path | None
     note: str
-    stopped: str = "completed"  # the engine's stop reason (its Literal is not exported yet)
+    stopped: StopReason = "completed"
     save_error: str | None = None
     fingerprint: str | None = None  # of the text it was trained on
     judgement: Judgement | None = None  # against the model in use when the run started (None: none)

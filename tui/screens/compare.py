@@ -16,7 +16,7 @@ import math
 from typing import TYPE_CHECKING
 
 import engine
-from engine import LABELS, ModelConfig, format_number
+from engine import LABELS, EpochEnd, ModelConfig, Progress, format_number
 from rich.markup import escape
 from textual import work
 from textual.app import ComposeResult
@@ -122,12 +122,12 @@ class CompareScreen(Screen["Comparison | None"]):
             what = "fitting the 3-gram" if event.cell == "ngram" else f"training {LABELS[event.cell]}"
             self._status(f"{what} ({event.index + 1}/{event.count})…")
             self._progress(0.0)
-        elif isinstance(event, engine.Progress):
+        elif isinstance(event, Progress):
             self._progress(event.fraction)
             self._status(f"training {LABELS[cell]} ({self._index + 1}/{self._count}) · epoch {event.epoch} · "
                          f"step {event.step}/{event.steps_per_epoch} · loss {event.train_loss:.3f} · "
                          f"{event.tokens_per_s:,.0f} tok/s")
-        elif isinstance(event, engine.EpochEnd):
+        elif isinstance(event, EpochEnd):
             if math.isfinite(event.valid_loss):
                 self._curves.setdefault(cell, []).append(event.valid_loss)
                 self._draw_plot()

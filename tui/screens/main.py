@@ -12,8 +12,7 @@ import gc
 from dataclasses import dataclass
 from pathlib import Path
 
-import engine
-from engine import KINDS, NGRAM
+from engine import KINDS, NGRAM, Notice, Progress
 from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
@@ -383,9 +382,9 @@ class MainScreen(FileActions, DailyActions, Screen[None]):
 
     def on_engine_event(self, message: EngineEvent) -> None:
         """A training run's progress and notices (its epochs come as TrainingEpoch)."""
-        if isinstance(message.event, engine.Progress):
+        if isinstance(message.event, Progress):
             self.log_pane.show_progress(message.event)
-        elif isinstance(message.event, engine.Notice):
+        elif isinstance(message.event, Notice):
             self.log_pane.show_notice(message.event.message)
 
     def on_training_epoch(self, message: TrainingEpoch) -> None:
