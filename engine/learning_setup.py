@@ -62,17 +62,18 @@ class LearningSetup:
         return self.weights.label(cell, NGRAM_ORDER)
 
 
-def prepare_learning(trained: TrainedModel, corpus, text: str, config: LearnConfig | None = None) -> LearningSetup:
+def prepare_learning(trained: TrainedModel, corpus, text: str | None, config: LearnConfig | None = None) -> LearningSetup:
     """Fit the blend on the corpus's held-out part and count all of the text."""
     config = config or LearnConfig()
     vocab, model = trained.vocab, trained.build_model()
-    lexicon = Lexicon.from_tokens(tokenize(text), vocab.lowercase)
+    # Without the text (a corpus too big to hold in memory), the vocabulary's own words.
+    lexicon = Lexicon.from_tokens(tokenize(text), vocab.lowercase) if text is not None else _vocab_lexicon(vocab)
     ids = torch.cat([corpus.train_ids, corpus.valid_ids]).to(torch.int32)
     held = final_eval_text(corpus.valid_text)
     if corpus.stats.valid_is_train:  # nothing held out: the fit would only learn the training text
         return LearningSetup(lexicon, ids, Weights(net=0.7, ngram=0.2, cache=0.05, phrase=0.05),
                              {"note": "too little text to hold some out: default weights"})
-    train_lexicon = lexicon.without(tokenize(corpus.valid_text))
+    train_lexicon = lexicon.without(tokenize(corpus.valid_text)) if text is not None else lexicon
     train_ngram = NGramLM.fit(corpus.train_ids, vocab, NGRAM_ORDER)
     rows = held_out_parts(model, vocab, train_lexicon, held, ngram=train_ngram, config=config)
     weights = fit_weights(rows)
@@ -154,7 +155,7 @@ def load_setup(model_dir: str | os.PathLike, vocab: Vocab) -> LearningSetup | No
     return LearningSetup(lexicon, ids, weights, data.get("held_out") or {})
 
 
-def learn_after_training(trained: TrainedModel, corpus, text: str, final: bool = True
+def learn_after_training(trained: TrainedModel, corpus, text: str | None, final: bool = True
                          ) -> tuple[TrainedModel, LearningSetup]:
     """After train(): fit the blend on the held-out part (with the network it chose), then give the
     network the final pass over that part. Save both: save_model(model), save_setup(path, setup).
@@ -164,6 +165,10 @@ def learn_after_training(trained: TrainedModel, corpus, text: str, final: bool =
         trained = final_pass(trained, corpus)
     metrics = {**trained.metrics, "metrics_kind": "static, held-out part, before the final pass"}
     return replace(trained, metrics=metrics), setup
+
+
+def _vocab_lexicon(vocab: Vocab) -> Lexicon:
+    return Lexicon.from_counts(vocab.keys[2:], [max(1, c) for c in vocab.counts[2:]], vocab.display[2:], vocab.lowercase)
 
 
 def _setup_or_fallback(trained: TrainedModel, model_dir: str | os.PathLike | None) -> tuple[LearningSetup, str]:
@@ -177,8 +182,7 @@ def _setup_or_fallback(trained: TrainedModel, model_dir: str | os.PathLike | Non
                 return setup, ""
         except LearnedStateError as exc:
             note = str(exc)
-    vocab = trained.vocab
-    lexicon = Lexicon.from_counts(vocab.keys[2:], [max(1, c) for c in vocab.counts[2:]], vocab.display[2:], vocab.lowercase)
+    lexicon = _vocab_lexicon(trained.vocab)
     fallback = LearningSetup(lexicon, torch.zeros(0, dtype=torch.int32), Weights(net=0.9, cache=0.05, phrase=0.05))
     return fallback, note or "No learning setup with the model (trained before learning existed): its own words, a default blend."
 

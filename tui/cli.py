@@ -356,10 +356,14 @@ def cmd_train(args: argparse.Namespace) -> int:
         path = save_model(trained, name)
     else:
         # Fit the blend on the held-out part, then the final pass over it; the setup goes beside the model.
-        from engine import learn_after_training, load_text, save_setup
+        from engine import CorpusError, learn_after_training, load_text, save_setup
 
         print("Fitting the blend on the held-out text, then learning from it too...", file=log)
-        trained, setup = learn_after_training(trained, corpus, load_text(args.corpus))
+        try:
+            text = load_text(args.corpus)
+        except CorpusError:  # too big to read whole: the lexicon is then the vocabulary's words
+            text = None
+        trained, setup = learn_after_training(trained, corpus, text)
         path = save_model(trained, name)
         save_setup(path, setup, trained.vocab)
     metrics = trained.metrics
