@@ -58,7 +58,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     ),
     "engine.vocab": ("Vocab",),
     "engine.predict": ("Predictor", "Suggestion", "apply_suggestion"),
-    "engine.selection": ("Judgement", "compare_perplexity", "judge", "judge_saved"),
+    "engine.selection": ("Judgement", "compare_perplexity", "judge", "judge_saved", "no_better_than_uniform"),
     "engine.trash": ("KEEP_DAYS", "move_to_trash", "purge", "trash_dir", "trashed"),
     # torch from here on
     "engine.corpus": ("Corpus", "CorpusStats"),
@@ -207,7 +207,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; tests/test_import_hygiene.
         new_model_name,
         rename_model,
     )
-    from engine.selection import Judgement, compare_perplexity, judge, judge_saved
+    from engine.selection import Judgement, compare_perplexity, judge, judge_saved, no_better_than_uniform
     from engine.trained import TrainedModel
     from engine.training import default_threads, train
     from engine.trash import KEEP_DAYS, move_to_trash, purge, trash_dir, trashed

@@ -32,6 +32,16 @@ def _ppl(metrics: Mapping[str, object]) -> float | None:
     return None
 
 
+def no_better_than_uniform(metrics: Mapping[str, object], vocab_size: int) -> bool:
+    """A diverged run (issue 12): its best validation perplexity is not finite or at least the
+    vocabulary size, which is what guessing uniformly over the words scores. Such a model is never
+    made active, and saved only on request. No perplexity measured at all is not counted here."""
+    value = metrics.get("valid_ppl")
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    return not math.isfinite(value) or value >= vocab_size
+
+
 def compare_perplexity(new_ppl: float | None, old_ppl: float | None, where: str = "held-out text") -> Judgement:
     """The new model wins only with a strictly lower, finite perplexity (a tie keeps the old)."""
     if old_ppl is None:
@@ -62,7 +72,12 @@ def judge_saved(new_metrics: Mapping[str, object], new_fingerprint: str,
 def judge(new: "TrainedModel", old: "TrainedModel | None", held_out: str | None = None) -> Judgement:
     """Whether `new` should replace `old`. Same corpus: their saved held-out perplexities. Else
     both are scored on `held_out` (the held-out part of the text now in use); without it, and
-    without comparable figures, the model in use stays."""
+    without comparable figures, the model in use stays. A run no better than uniform guessing
+    never replaces anything, even with no model in use."""
+    if no_better_than_uniform(new.metrics, len(new.vocab)):
+        return Judgement(False, f"diverged: perplexity {new.metrics.get('valid_ppl')} is no better than guessing "
+                                f"among its {len(new.vocab):,} words", _ppl(new.metrics),
+                         _ppl(old.metrics) if old is not None else None)
     saved = judge_saved(new.metrics, new.corpus_fingerprint, old.metrics if old is not None else None,
                         old.corpus_fingerprint if old is not None else None)
     if saved is not None:
