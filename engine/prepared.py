@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from engine.config import DataConfig
+from engine.config import DataConfig, default_min_freq
 from engine.errors import ConfigError, CorpusError
 from engine.textfile import check_head, not_utf8, nul_byte, stat_text_file
 from engine.tokenizer import EOS, key, split_lines, tokenize_line
@@ -273,7 +273,7 @@ def _build_vocab(surface_counts: dict[str, int], train_tokens: int, config: Data
         k = key(surface, config.lowercase)
         key_counts[k] = key_counts.get(k, 0) + count
         by_key[(k, surface)] = count
-    min_freq = config.min_freq or (2 if train_tokens >= 50_000 else 1)  # as Corpus.from_text
+    min_freq = default_min_freq(config, train_tokens)  # the one rule, as Corpus.from_text
     return Vocab.from_counts(key_counts, by_key, min_freq, config.max_vocab, config.lowercase)
 
 
