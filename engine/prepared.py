@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from engine.config import DataConfig, default_min_freq
+from engine.config import DataConfig, default_min_freq, plan_split
 from engine.errors import ConfigError, CorpusError
 from engine.textfile import check_head, not_utf8, nul_byte, stat_text_file
 from engine.tokenizer import EOS, key, split_lines, tokenize_line
@@ -54,7 +54,6 @@ META, VOCAB_FILE, TOKENS, VALID_TEXT = "meta.json", "vocab.json", "tokens.bin", 
 RANGE_BYTES = 32 * 1024**2  # one task of the pool
 PIECE_BYTES = 4 * 1024**2  # what a worker decodes and tokenizes at a time (~60 MB of token strings)
 MAX_LINE_BYTES = 64 * 1024**2  # a longer line is not ordinary text
-MIN_LINES_TO_SPLIT = 10  # as engine.corpus: fewer lines, and validation reuses the training text
 VALID_TEXT_CHARS = 100_000  # as engine.corpus: what the final metrics read, with room to spare
 SAMPLE_CHARS = 100_000  # for check_spaced_words
 COPY_TOKENS = 4 * 1024**2  # tokens remapped at a time
@@ -409,9 +408,8 @@ def _plan(ranges: list[_Range], merged: _Merged, config: DataConfig) -> dict:
     lines = sum(size["lines"] for size in merged.sizes)
     if lines == 0:
         raise CorpusError("The corpus is empty: add some text (a few sentences at least).")
-    n_valid = round(lines * config.valid_fraction)
-    valid_is_train = lines < MIN_LINES_TO_SPLIT or n_valid == 0
-    n_train = lines if valid_is_train else lines - n_valid
+    plan = plan_split(lines, config)  # the one split policy, as Corpus.from_text
+    n_train, valid_is_train = plan.n_train, plan.valid_is_train
     split = _train_end(ranges, merged.sizes, n_train)
     before = sum(size["lines"] for size in merged.sizes[: split[0]])
     train_tokens = split[2]
