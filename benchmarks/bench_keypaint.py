@@ -123,8 +123,7 @@ def main() -> int:
         term = TimedTerminal([], home=home, cwd=cwd, size=(120, 40))
         try:
             term.wait_ready(60)
-            term.wait_for("params", 60)  # the engine is loaded (the picker counts parameters)
-            time.sleep(1.0)  # and the n-gram built: it serves suggestions before any training
+            term.wait_for("suggesting with", 60)  # the n-gram serves suggestions (before any training)
             if not args.idle:
                 term.write(CTRL_T)
                 term.wait_for("epoch 1", 120)  # the network is training; its epochs come and go

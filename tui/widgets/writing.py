@@ -119,6 +119,7 @@ class WritingPane(Vertical):
         if hint:
             self._no_model_hint = hint
         self._cache = None
+        self._listed = None
         self.area.update_suggestion()
         self._show_list()
 
@@ -174,11 +175,15 @@ class WritingPane(Vertical):
         area.focus()
 
     def _show_list(self) -> None:
+        area = self.area
+        state = (id(self.predictor), self._no_model_hint, area.text if area.at_end() else None)
+        if state == getattr(self, "_listed", None):
+            return  # a keystroke sends both Changed and SelectionChanged: draw the list once
+        self._listed = state
         view = self.query_one("#ac-list", Static)
         if self.predictor is None:
             view.update(Text(self._no_model_hint, style="italic"))
             return
-        area = self.area
         if not area.at_end():
             view.update(Text("suggestions at the end of the text", style="dim italic"))
             return
