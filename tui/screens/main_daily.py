@@ -84,6 +84,8 @@ class DailyActions(Base):
             pass  # the next keystroke tries again; the text is still on screen
 
     def on_unmount(self) -> None:
+        if getattr(self, "_settings_timer", None) is not None and hasattr(self, "settings_store"):
+            self._save_settings()  # a change made just before quitting is kept too
         drafts = getattr(self, "drafts", None)
         if drafts is not None:
             drafts.close()  # the draft stays on disk for the next start
