@@ -1,4 +1,5 @@
-"""Make docs/screenshot.svg: the app after training an LSTM on its sample corpus, mid-sentence.
+"""Make docs/screenshot.svg (the app after training an LSTM on its sample corpus, mid-sentence in the
+writing pane) and docs/models.svg (the models screen).
 
     .venv/bin/python docs/make_screenshot.py [--seconds 60]
 
@@ -26,13 +27,16 @@ async def shoot(out: Path) -> None:
     async with app.run_test(size=(100, 30)) as pilot:
         for _ in range(100):  # the engine loads after the first frame
             await pilot.pause(0.1)
-            if app.engine_ready:
+            if app.screen.engine_ready:
                 break
         await pilot.pause(1.0)
         for key in "I would like to ":
             await pilot.press("space" if key == " " else key)
         await pilot.pause(0.5)
         app.save_screenshot(str(out.name), str(out.parent))
+        await pilot.press("alt+m")
+        await pilot.pause(1.0)
+        app.save_screenshot("models.svg", str(out.parent))
 
 
 def main() -> int:
@@ -42,12 +46,12 @@ def main() -> int:
     args = parser.parse_args()
     os.environ["NEXTWORD_HOME"] = tempfile.mkdtemp(prefix="nextword-shot-")
 
-    from engine import Corpus, ModelConfig, TrainConfig, save_model, train
+    from engine import Corpus, ModelConfig, TrainConfig, new_model_name, save_model, train
     from tui.files import sample_text
 
     corpus = Corpus.from_text(sample_text())
     trained = train(corpus, ModelConfig(cell="lstm"), TrainConfig(max_time=args.seconds))
-    save_model(trained, f"lstm-{corpus.fingerprint[:8]}")
+    save_model(trained, new_model_name("lstm", corpus.fingerprint))
     asyncio.run(shoot(Path(args.out)))
     print(f"wrote {args.out}")
     return 0
