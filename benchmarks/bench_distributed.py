@@ -1,6 +1,6 @@
 """Training tokens/s on this machine's CPUs: one process against two DDP processes (gloo) with the
 same global batch, through the real command lines (`nextword-tui train` and
-`torchrun -m engine.distributed`), each run for the same time budget, taking turns over rounds.
+`torchrun -m tui.cli train --distributed`), each run for the same time budget, taking turns over rounds.
 
     .venv/bin/python benchmarks/bench_distributed.py [--seconds 30] [--rounds 2] [--corpus FILE] [--text]
 
@@ -39,7 +39,7 @@ def run(processes: int, threads: int, corpus: str, seconds: float, home: str) ->
         cmd = [sys.executable, "-m", "tui.cli", "train", *flags]
     else:
         cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={processes}",
-               "-m", "engine.distributed", *flags]
+               "-m", "tui.cli", "train", "--distributed", *flags]
     env = {**os.environ, "NEXTWORD_HOME": home, "OMP_NUM_THREADS": str(threads)}
     done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=seconds * 4 + 300)
     if done.returncode != 0:

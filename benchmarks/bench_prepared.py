@@ -62,7 +62,7 @@ def measure_training(prepared: Path, processes: int, seconds: float, home: Path)
         cmd = [sys.executable, "-m", "tui.cli", "train", *flags]
     else:
         cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={processes}",
-               "-m", "engine.distributed", *flags]
+               "-m", "tui.cli", "train", "--distributed", *flags]
     probe = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
              "sys.stdout.write(r.stdout); sys.stderr.write(r.stderr); "
              "print('PEAK', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024); sys.exit(r.returncode)")

@@ -3,8 +3,7 @@ processes and their rendezvous, torch.distributed connects them (gloo on CPUs, N
 DistributedDataParallel all-reduces the gradients. Nothing here moves tensors by itself except
 three scalars a step (stop? loss, validation loss), and those through torch.distributed.
 
-    torchrun --nproc-per-node 2 -m engine.distributed CORPUS [the flags of `nextword-tui train`]
-    torchrun --nproc-per-node 2 -m tui.cli train --distributed CORPUS ...          (the same)
+    torchrun --nproc-per-node 2 -m tui.cli train --distributed CORPUS [the flags of `nextword-tui train`]
 
 How a run stays equal to the single-process one (engine/training.py calls these):
 - the global batch's BPTT streams are shared out by rank (engine/batches.shard): each process
@@ -39,7 +38,7 @@ from engine.errors import ConfigError, TrainingError
 # the other ranks' wait for rank 0's validation pass and final metrics.
 TIMEOUT = timedelta(minutes=30)
 STOP_CODES = (None, "time budget", "cancelled")  # agreed by MAX: a cancel wins over the time budget
-TORCHRUN_HINT = "torchrun --nproc-per-node N -m engine.distributed CORPUS ..."
+TORCHRUN_HINT = "torchrun --nproc-per-node N -m tui.cli train --distributed CORPUS ..."
 
 
 @dataclass(frozen=True)
@@ -190,16 +189,3 @@ def _is_peer_failure(exc: BaseException) -> bool:
 def _first_line(exc: BaseException) -> str:
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     return (lines[0] if lines else type(exc).__name__)[:300]
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m engine.distributed CORPUS ...` under torchrun: `nextword-tui train --distributed`."""
-    import sys
-
-    from tui.cli import main as cli_main  # the flags are the CLI's; only this entry point needs it
-
-    return cli_main(["train", "--distributed", *(sys.argv[1:] if argv is None else argv)])
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,5 +1,5 @@
 """Distributed training on CPUs (gloo), through the real command lines: torchrun (or two processes
-given torchrun's environment by hand), `python -m engine.distributed`, the saved model folders.
+given torchrun's environment by hand), `python -m tui.cli train --distributed`, the saved model folders.
 
 Small on purpose: a GRU of 24, batch 4 x 8, a few epochs; every process is bounded by a timeout.
 """
@@ -39,7 +39,7 @@ def _env(home: Path, **extra: str) -> dict:
 
 def _torchrun(args: list[str], home: Path, timeout: float = 240) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
-           "-m", "engine.distributed", *args]
+           "-m", "tui.cli", "train", "--distributed", *args]
     return subprocess.run(cmd, cwd=ROOT, env=_env(home), capture_output=True, text=True, timeout=timeout)
 
 
@@ -113,7 +113,7 @@ def _start_ranks(tmp_path: Path, name: str) -> tuple[list[subprocess.Popen], lis
         logs.append(tmp_path / f"rank{rank}.log")
         args = [str(corpus), *FLAGS, "--epochs", "1000", "--max-time", "120", "--name", name, "--json"]
         with open(logs[-1], "w") as log:
-            procs.append(subprocess.Popen([sys.executable, "-m", "engine.distributed", *args], cwd=ROOT, env=env,
+            procs.append(subprocess.Popen([sys.executable, "-m", "tui.cli", "train", "--distributed", *args], cwd=ROOT, env=env,
                                           stdout=subprocess.PIPE, stderr=log, text=True))
     return procs, logs
 
@@ -171,6 +171,6 @@ def test_distributed_outside_torchrun_says_how_to_start_it(tmp_path):
     corpus = tmp_path / "corpus.txt"
     corpus.write_text(TINY_TEXT)
     env = {k: v for k, v in _env(tmp_path).items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")}
-    done = subprocess.run([sys.executable, "-m", "engine.distributed", str(corpus), *FLAGS], cwd=ROOT, env=env,
+    done = subprocess.run([sys.executable, "-m", "tui.cli", "train", "--distributed", str(corpus), *FLAGS], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "torchrun --nproc-per-node" in done.stderr

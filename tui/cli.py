@@ -16,14 +16,12 @@ from __future__ import annotations
 import argparse
 import difflib
 import json
-import math
 import os
 import sys
-import time
 from dataclasses import fields
 from typing import Sequence
 
-from tui.cli_progress import CancelFlag, LoadReporter, Reporter, StopFlag
+from tui.cli_progress import CancelFlag, LoadReporter, Reporter
 
 SUBCOMMANDS = ("train", "prepare", "predict", "continue", "eval", "models", "compare")
 EXIT_USAGE, EXIT_OUTPUT, EXIT_PIPE, EXIT_INTERRUPTED = 2, 1, 141, 130
@@ -200,11 +198,22 @@ def setting(parser: argparse.ArgumentParser, flag: str, config: type, name: str,
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from engine import CELLS, DataConfig, ModelConfig, TrainConfig
+    from tui.cli_distributed import add_prepare_command
+    from tui.cli_use import add_use_commands
 
     parser = Parser(prog="nextword-tui", description=DESCRIPTION)
     parser.add_argument("-V", "--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_train_command(sub)
+    add_prepare_command(sub)
+    add_use_commands(sub)  # predict, continue, eval, models
+    _add_compare_command(sub)
+    return parser
+
+
+def _add_train_command(sub: argparse._SubParsersAction) -> None:
+    from engine import CELLS, DataConfig, ModelConfig, TrainConfig
+    from tui.cli_distributed import add_train_flags, with_distributed
 
     train = sub.add_parser("train", help="train a model on a corpus and save it")
     train.add_argument("corpus", help="the UTF-8 text file to train on, or a folder made by `prepare`")
@@ -231,48 +240,13 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", action="store_true",
                        help="continue training the saved model --name (default: a new model)")
     train.add_argument("--json", action="store_true", help="print the result as one JSON object (default: a sentence)")
-    from tui.cli_distributed import add_prepare_command, add_train_flags, with_distributed
-
     add_train_flags(train)
     train.set_defaults(run=with_distributed(cmd_train))
-    add_prepare_command(sub)
 
-    predict = sub.add_parser("predict", help="suggest the next word or complete the last one")
-    _model_flag(predict)
-    predict.add_argument("-k", type=int, default=5, help="how many suggestions, 1 to 1000 (default: %(default)s)")
-    predict.add_argument("--json", action="store_true", help="print a JSON list (default: word<TAB>probability lines)")
-    predict.add_argument("text", help="ends with a space: next word; otherwise: completions of its last word")
-    predict.set_defaults(run=cmd_predict)
 
-    write = sub.add_parser("continue", help="write on from a prompt, word by word, as the model would")
-    _model_flag(write)
-    write.add_argument("prompt", help="the text to continue")
-    write.add_argument("--words", type=int, default=20, help="words to add at most, 1 to 1000; it stops at the "
-                       "end of a line (default: %(default)s)")
-    write.add_argument("--temperature", type=float, default=0.8,
-                       help="0: always the likeliest word; higher: more varied (default: %(default)s)")
-    write.add_argument("--top-k", type=int, default=20,
-                       help="choose among the k likeliest words only (default: %(default)s)")
-    write.add_argument("--seed", type=int, help="random seed, for a repeatable text (default: a new one each time)")
-    write.add_argument("--json", action="store_true", help="print a JSON object (default: the whole text)")
-    write.set_defaults(run=cmd_continue)
-
-    evaluate = sub.add_parser("eval", help="perplexity, top-k accuracy and keystroke savings on a text")
-    _model_flag(evaluate)
-    evaluate.add_argument("--json", action="store_true", help="print one JSON object (default: one line)")
-    evaluate.add_argument("--no-ksr", action="store_true", help="skip keystroke savings, faster (default: measured)")
-    evaluate.add_argument("--static", action="store_true",
-                          help="the network alone, its vocabulary only, no learning while typing "
-                               "(default: type the text in order, learning as the app does)")
-    evaluate.add_argument("corpus", help="the UTF-8 text file to evaluate on")
-    evaluate.set_defaults(run=cmd_eval)
-
-    models = sub.add_parser("models", help="list saved models; rename, rm (to the trash), export, import one")
-    models.add_argument("--json", action="store_true", help="print a JSON list (default: a table)")
-    models.set_defaults(run=cmd_models)
-    from tui.cli_models import add_model_commands
-
-    add_model_commands(models)
+def _add_compare_command(sub: argparse._SubParsersAction) -> None:
+    from engine import ModelConfig, TrainConfig
+    from tui.cli_compare import cmd_compare
 
     compare = sub.add_parser("compare", help="train RNN, LSTM and GRU with the same budget and compare them")
     compare.add_argument("corpus", help="the UTF-8 text file to train and evaluate on")
@@ -288,15 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
                          "word 5, 20, 50 tokens back; default: not run)")
     compare.add_argument("--probe-time", type=float, default=30.0, metavar="SECONDS",
                          help="probe training time per cell, split over its gaps (default: %(default)s)")
-    from tui.cli_compare import cmd_compare
-
     compare.set_defaults(run=cmd_compare)
-    return parser
-
-
-def _model_flag(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True, metavar="NAME_OR_PATH",
-                        help="a saved model's name (nextword-tui models lists them) or its folder; required")
 
 
 def _overrides(args: argparse.Namespace, names: dict[str, str]) -> dict:
@@ -304,11 +270,42 @@ def _overrides(args: argparse.Namespace, names: dict[str, str]) -> dict:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from engine import DataConfig, ModelConfig, TrainConfig, load_model, new_model_name, save_model, train
-    from engine import ConfigError, check_name, format_perplexity
+    from engine import ConfigError, check_name, load_model, new_model_name, train
+    from tui.cli_distributed import rank_log, saves, stop_flag, where_line
 
     if args.resume and args.name is None:
         raise ConfigError("--resume needs --name: the saved model to continue (`nextword-tui models` lists them).")
+    data_config, model_config, train_config = _train_configs(args)
+    if args.name is not None:
+        check_name(args.name)  # before reading a corpus that may take minutes
+    run = getattr(args, "dist_run", None)  # a rank of a torchrun run (tui/cli_distributed.py)
+    log = rank_log(run, sys.stderr)
+    corpus = _read_corpus(args, data_config, log)
+    # Every run gets a folder of its own unless told otherwise: a new run never replaces a model
+    # (and one saved over with --name goes to the trash, not away).
+    name = args.name or new_model_name(args.cell, corpus.fingerprint)
+    check_name(name)  # refuse a bad name before training, not after
+    resume = load_model(name, with_optimizer=True) if args.resume else None
+    if resume is not None:
+        model_config = resume.model_config
+    _describe(args, corpus, model_config, log)
+    print(where_line(run, args.device, train_config.batch_size), file=log)
+
+    stop = stop_flag(run)
+    reporter = Reporter(log)
+    with stop.on_signals():
+        trained = train(corpus, model_config, train_config, on_event=reporter, should_stop=stop, resume=resume)
+    reporter.close()
+    if not saves(run):
+        return 0  # rank 0 saves and reports
+    trained, path = _save_trained(args, trained, corpus, name, log)
+    _print_trained(args, name, path, trained.metrics)
+    return 0
+
+
+def _train_configs(args: argparse.Namespace) -> tuple:
+    """train's DataConfig, ModelConfig and TrainConfig from its flags (validated)."""
+    from engine import DataConfig, ModelConfig, TrainConfig
 
     data_config = DataConfig(lowercase=not args.keep_case, **_overrides(args, {"min_freq": "min_freq", "max_vocab": "max_vocab"}))
     model_config = ModelConfig(cell=args.cell, **_overrides(args, {"emb": "emb", "hidden": "hidden", "layers": "layers", "dropout": "dropout"}))
@@ -319,54 +316,54 @@ def cmd_train(args: argparse.Namespace) -> int:
         "device": "device", "threads": "threads",
     }))
     train_config.validate()
-    if args.name is not None:
-        check_name(args.name)  # before reading a corpus that may take minutes
-    from tui.cli_distributed import is_prepared_corpus, rank_log, read_corpus, saves, stop_flag, where_line
+    return data_config, model_config, train_config
 
-    run = getattr(args, "dist_run", None)  # a rank of a torchrun run (tui/cli_distributed.py)
-    log = rank_log(run, sys.stderr)
+
+def _read_corpus(args: argparse.Namespace, data_config: object, log) -> object:
+    from tui.cli_distributed import read_corpus
+
     cancel, loading = CancelFlag(), LoadReporter(log)
     try:
         with cancel.on_signals():  # Ctrl-C: Corpus.from_file raises LoadCancelled, one line, exit 2
-            corpus = read_corpus(args, data_config, on_progress=loading, should_stop=cancel)
+            return read_corpus(args, data_config, on_progress=loading, should_stop=cancel)
     finally:
         loading.close()
-    # Every run gets a folder of its own unless told otherwise: a new run never replaces a model
-    # (and one saved over with --name goes to the trash, not away).
-    name = args.name or new_model_name(args.cell, corpus.fingerprint)
-    check_name(name)  # refuse a bad name before training, not after
-    resume = load_model(name, with_optimizer=True) if args.resume else None
-    if resume is not None:
-        model_config = resume.model_config
+
+
+def _describe(args: argparse.Namespace, corpus, model_config, log) -> None:
+    from engine import ModelConfig
+
     sized = ModelConfig(**{**model_config.to_json(), "vocab_size": len(corpus.vocab)})
     sized.validate()
     print(f"Corpus: {corpus.stats.summary()}", file=log)
     print(f"Model: {args.cell}, {sized.param_count():,} parameters", file=log)
-    print(where_line(run, args.device, train_config.batch_size), file=log)
 
-    stop = stop_flag(run)
-    reporter = Reporter(log)
-    with stop.on_signals():
-        trained = train(corpus, model_config, train_config, on_event=reporter, should_stop=stop, resume=resume)
-    reporter.close()
-    if not saves(run):
-        return 0  # rank 0 saves and reports
+
+def _save_trained(args: argparse.Namespace, trained, corpus, name: str, log) -> tuple:
+    """Save the trained model (with its learning setup, fitted on the held-out text): (trained, path)."""
+    from engine import save_model
+    from tui.cli_distributed import is_prepared_corpus
+
     if is_prepared_corpus(args.corpus):  # the learning setup reads the whole text into memory
         print("A prepared corpus: no learning setup is fitted (train on the text file for one).", file=log)
-        path = save_model(trained, name)
-    else:
-        # Fit the blend on the held-out part, then the final pass over it; the setup goes beside the model.
-        from engine import CorpusError, learn_after_training, load_text, save_setup
+        return trained, save_model(trained, name)
+    # Fit the blend on the held-out part, then the final pass over it; the setup goes beside the model.
+    from engine import CorpusError, learn_after_training, load_text, save_setup
 
-        print("Fitting the blend on the held-out text, then learning from it too...", file=log)
-        try:
-            text = load_text(args.corpus)
-        except CorpusError:  # too big to read whole: the lexicon is then the vocabulary's words
-            text = None
-        trained, setup = learn_after_training(trained, corpus, text)
-        path = save_model(trained, name)
-        save_setup(path, setup, trained.vocab)
-    metrics = trained.metrics
+    print("Fitting the blend on the held-out text, then learning from it too...", file=log)
+    try:
+        text = load_text(args.corpus)
+    except CorpusError:  # too big to read whole: the lexicon is then the vocabulary's words
+        text = None
+    trained, setup = learn_after_training(trained, corpus, text)
+    path = save_model(trained, name)
+    save_setup(path, setup, trained.vocab)
+    return trained, path
+
+
+def _print_trained(args: argparse.Namespace, name: str, path, metrics: dict) -> None:
+    from engine import format_perplexity
+
     if args.json:
         print(json.dumps({"name": name, "path": str(path), "cell": args.cell, **metrics}))
     else:
@@ -376,105 +373,6 @@ def cmd_train(args: argparse.Namespace) -> int:
             f"{metrics['epochs']} epochs in {metrics['train_time']:.0f} s ({metrics['tokens_per_s']:,.0f} tokens/s, "
             f"stopped: {metrics['stopped']})"
         )
-    return 0
-
-
-def cmd_predict(args: argparse.Namespace) -> int:
-    from engine import Predictor, load_model
-
-    if not 1 <= args.k <= 1000:
-        return fail("-k must be from 1 to 1000.")
-    suggestions = Predictor(load_model(args.model).language_model()).suggest(args.text, args.k)
-    if args.json:
-        print(json.dumps([{"word": s.word, "prob": s.prob, "remainder": s.remainder} for s in suggestions]))
-    else:
-        from tui.safe import printable
-
-        for s in suggestions:
-            print(f"{printable(s.word)}\t{s.prob:.4f}")  # a word learned from an escape sequence stays inert
-    return 0
-
-
-def cmd_continue(args: argparse.Namespace) -> int:
-    from engine import NO_SPACE_BEFORE, ConfigError, Predictor, load_model
-
-    if not 1 <= args.words <= 1000:
-        raise ConfigError("--words must be from 1 to 1000.")
-    if not (math.isfinite(args.temperature) and 0 <= args.temperature <= 100):
-        raise ConfigError("--temperature must be a number from 0 to 100.")
-    if not 1 <= args.top_k <= 100_000:
-        raise ConfigError("--top-k must be from 1 to 100,000.")
-    predictor = Predictor(load_model(args.model).language_model())
-    added = predictor.continue_text(args.prompt, n_words=args.words, temperature=args.temperature,
-                                    top_k=args.top_k, seed=args.seed)
-    glue = "" if not (added and args.prompt) or args.prompt[-1].isspace() or added[0] in NO_SPACE_BEFORE else " "
-    text = args.prompt + glue + added
-    if args.json:
-        print(json.dumps({"prompt": args.prompt, "added": glue + added, "text": text}))
-    else:
-        from tui.safe import printable
-
-        print(printable(text))
-    return 0
-
-
-def cmd_eval(args: argparse.Namespace) -> int:
-    from engine import evaluate, format_perplexity, load_model, load_text
-
-    from engine import adaptive_evaluate, resolve_model
-
-    trained = load_model(args.model)
-    text = load_text(args.corpus)
-    static = evaluate(trained.language_model(), text, ksr=not args.no_ksr)
-    # The default types the text in order with the learning the app does (every word of the corpus,
-    # the n-gram mixture, the cache, the online update); --static is the network alone.
-    adaptive, blend, note = (None, "", "") if args.static else adaptive_evaluate(
-        trained, resolve_model(args.model), text, ksr=not args.no_ksr)
-    if note:
-        print(note, file=sys.stderr)
-    shown = adaptive or static
-    if args.json:
-        both = {"static": static.to_json(), **({"adaptive": adaptive.to_json(), "blend": blend} if adaptive else {})}
-        print(json.dumps({**shown.to_json(), "kind": "adaptive" if adaptive else "static", **both}))
-        return 0
-    for kind, result in (("adaptive", adaptive), ("static", static)):
-        if result is None:
-            continue
-        ksr = "n/a" if result.ksr is None else f"{result.ksr:.1%}"
-        label = f"adaptive ({blend}, learning while typing)" if kind == "adaptive" else "static (network alone)"
-        print(
-            f"{label}: perplexity {format_perplexity(result.perplexity)}  top-1 {result.top1:.1%}  top-3 {result.top3:.1%}  "
-            f"top-5 {result.top5:.1%}  KSR {ksr}  ({result.tokens:,} tokens)"
-        )
-    return 0
-
-
-def cmd_models(args: argparse.Namespace) -> int:
-    from engine import format_number as num
-    from engine import damaged_models, format_perplexity, list_models
-    from tui.safe import printable
-
-    infos, damaged = list_models(), damaged_models()
-    if args.json:  # a damaged model is listed too, as {"name", "path", "damaged": why}
-        print(json.dumps([
-            {"name": i.name, "path": str(i.path), "cell": i.cell, "params": i.params, "metrics": i.metrics,
-             "corpus_fingerprint": i.corpus_fingerprint, "saved_at": i.saved_at}
-            for i in infos
-        ] + [{"name": name, "path": str(path), "damaged": why} for name, path, why in damaged]))
-        return 0
-    for name, _path, why in damaged:  # on stderr: the table on stdout stays a table
-        _say(f"nextword-tui: {printable(name)} is damaged and cannot be used: {printable(why)}")
-    if not infos:
-        print("No usable saved models" if damaged else "No saved models yet",
-              ": train one with `nextword-tui train CORPUS --cell lstm`.", sep="")
-        return 0
-    print(f"{'name':<24} {'cell':<5} {'params':>10} {'ppl':>9} {'top-1':>6} {'top-3':>6} {'KSR':>6}  saved")
-    for i in infos:
-        m = i.metrics
-        saved = time.strftime("%Y-%m-%d %H:%M", time.localtime(i.saved_at))
-        print(f"{i.name:<24} {i.cell:<5} {i.params:>10,} {format_perplexity(m.get('valid_ppl'), '.1f'):>9} "
-              f"{num(m.get('top1'), '.1%'):>6} {num(m.get('top3'), '.1%'):>6} {num(m.get('ksr'), '.1%'):>6}  {saved}")
-    return 0
 
 
 if __name__ == "__main__":

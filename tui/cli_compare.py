@@ -14,9 +14,8 @@ from tui.cli_progress import StopFlag
 def cmd_compare(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from engine import EpochEnd, ModelConfig, Notice, TrainConfig, load_text
-    from engine import LABELS, CellDone, CellEvent, CellStart, compare
-    from engine import format_perplexity
+    from engine import ModelConfig, TrainConfig, load_text
+    from engine import compare
     from engine import ConfigError
     from tui.cli import _overrides
 
@@ -36,22 +35,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     text = load_text(args.corpus)
     log = sys.stderr
     stop = StopFlag()
-
-    def on_event(event: object) -> None:
-        if isinstance(event, CellStart):
-            what = "fitting" if event.cell == "ngram" else f"training for {args.max_time:g} s:"
-            print(f"[{event.index + 1}/{event.count}] {LABELS[event.cell]}: {what}", file=log, flush=True)
-        elif isinstance(event, CellEvent) and isinstance(event.event, EpochEnd):
-            e = event.event
-            print(f"  {LABELS[event.cell]} epoch {e.epoch}: train loss {e.train_loss:.3f}, validation perplexity "
-                  f"{format_perplexity(e.valid_ppl)}, {e.elapsed:.0f} s", file=log, flush=True)
-        elif isinstance(event, CellEvent) and isinstance(event.event, Notice):
-            print(f"  {LABELS[event.cell]}: {event.event.message}", file=log, flush=True)
-        elif isinstance(event, CellDone):
-            r = event.row
-            print(f"  {r.label} done: perplexity {format_perplexity(r.valid_ppl)}, top-1 {r.top1:.1%}, "
-                  f"suggest p50 {r.latency_p50_ms:.3f} ms", file=log, flush=True)
-
+    on_event = _printer(args, log)
     with stop.on_signals():
         result = compare(text, args.max_time, model_config, train_config, on_event=on_event, should_stop=stop,
                          threads=args.threads)
@@ -72,3 +56,25 @@ def cmd_compare(args: argparse.Namespace) -> int:
             print()
             print(probe.format_table())
     return 0
+
+
+def _printer(args: argparse.Namespace, log):
+    """compare's on_event: a line on `log` for each cell started and done, each epoch, each notice."""
+    from engine import LABELS, CellDone, CellEvent, CellStart, EpochEnd, Notice, format_perplexity
+
+    def on_event(event: object) -> None:
+        if isinstance(event, CellStart):
+            what = "fitting" if event.cell == "ngram" else f"training for {args.max_time:g} s:"
+            print(f"[{event.index + 1}/{event.count}] {LABELS[event.cell]}: {what}", file=log, flush=True)
+        elif isinstance(event, CellEvent) and isinstance(event.event, EpochEnd):
+            e = event.event
+            print(f"  {LABELS[event.cell]} epoch {e.epoch}: train loss {e.train_loss:.3f}, validation perplexity "
+                  f"{format_perplexity(e.valid_ppl)}, {e.elapsed:.0f} s", file=log, flush=True)
+        elif isinstance(event, CellEvent) and isinstance(event.event, Notice):
+            print(f"  {LABELS[event.cell]}: {event.event.message}", file=log, flush=True)
+        elif isinstance(event, CellDone):
+            r = event.row
+            print(f"  {r.label} done: perplexity {format_perplexity(r.valid_ppl)}, top-1 {r.top1:.1%}, "
+                  f"suggest p50 {r.latency_p50_ms:.3f} ms", file=log, flush=True)
+
+    return on_event

@@ -2,7 +2,7 @@
 
     nextword-tui prepare CORPUS [--out DIR]            tokenize once, in parallel, into DIR
     nextword-tui train DIR_OR_CORPUS --device cuda:1   a prepared folder trains like its text
-    torchrun --nproc-per-node 2 -m engine.distributed CORPUS ...   = nextword-tui train --distributed
+    torchrun --nproc-per-node 2 -m tui.cli train --distributed CORPUS ...   DDP, one rank a process
 
 Under torchrun every rank runs `cmd_train`; rank 0 alone logs, prints and saves (the other ranks'
 log goes to /dev/null, their errors still to stderr), and all of them meet at the end.
@@ -27,7 +27,7 @@ def add_train_flags(train: argparse.ArgumentParser) -> None:
                        help="CPU threads for training (default: all cores but one; under torchrun: 1 per process)")
     train.add_argument("--distributed", action="store_true",
                        help="one rank of a DDP run started by torchrun: torchrun --nproc-per-node N -m "
-                            "engine.distributed CORPUS ... (default: one process)")
+                            "tui.cli train --distributed CORPUS ... (default: one process)")
 
 
 def add_prepare_command(sub: argparse._SubParsersAction) -> None:
