@@ -18,7 +18,8 @@ from tui.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = "how are you doing today\nthe cat sat on the mat\ncafé au lait is good\n" * 5
-TINY = ["--emb", "16", "--hidden", "16", "--epochs", "2", "--cell", "gru"]
+# A few epochs on a tiny corpus are no better than guessing: kept all the same, for these tests.
+TINY = ["--emb", "16", "--hidden", "16", "--epochs", "2", "--cell", "gru", "--keep-diverged"]
 
 
 def cli(*argv: str, home: Path, stdout=subprocess.PIPE, env: dict | None = None, cwd: Path | None = None):
@@ -203,3 +204,18 @@ def test_shell_completion_comes_from_the_same_parser(capsys) -> None:
     assert "continue" in script and "--max-time" in script and "--temperature" in script
     assert main(["--print-completion", "cmd.exe"]) == 2
     assert "bash, zsh, tcsh" in one_error_line(capsys.readouterr().err)
+
+
+def test_a_run_no_better_than_guessing_is_not_saved_unless_asked(tmp_path):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(CORPUS, encoding="utf-8")
+    home = tmp_path / "home"
+    plain = [a for a in TINY if a != "--keep-diverged"]
+    proc = cli("train", str(corpus), *plain, "--lr", "10", "--name", "wild", home=home)
+    assert proc.returncode == 1
+    assert "no better than guessing): not saved (use --keep-diverged" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (home / "models" / "wild").exists()
+    kept = cli("train", str(corpus), *TINY, "--lr", "10", "--name", "wild", home=home)
+    assert kept.returncode == 0, kept.stderr
+    assert (home / "models" / "wild").is_dir()

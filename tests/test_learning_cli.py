@@ -16,7 +16,8 @@ CORPUS = "\n".join([
     "the bank was closed on Friday .",
     "we talked about the card and the bill .",
 ] * 4 + ["Zanzibar called the bank about the weather ."])  # Zanzibar: only in the held-out part
-TINY = ("--cell", "gru", "--epochs", "2", "--emb", "16", "--hidden", "16", "--batch-size", "4", "--bptt", "8")
+# A few epochs on a tiny corpus are no better than guessing: kept all the same, for these tests.
+TINY = ("--cell", "gru", "--epochs", "2", "--emb", "16", "--hidden", "16", "--batch-size", "4", "--bptt", "8", "--keep-diverged")
 
 
 def run(capsys, *argv):

@@ -240,6 +240,9 @@ def _add_train_command(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--resume", action="store_true",
                        help="continue training the saved model --name (default: a new model)")
     train.add_argument("--json", action="store_true", help="print the result as one JSON object (default: a sentence)")
+    train.add_argument("--keep-diverged", action="store_true",
+                       help="save the model even when it is no better than guessing (default: such a run is not "
+                       "saved, exit status 1)")
     add_train_flags(train)
     train.set_defaults(run=with_distributed(cmd_train))
 
@@ -270,7 +273,8 @@ def _overrides(args: argparse.Namespace, names: dict[str, str]) -> dict:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from engine import ConfigError, check_name, load_model, new_model_name, train
+    from engine import (ConfigError, check_name, format_perplexity, load_model, new_model_name,
+                        no_better_than_uniform, train)
     from tui.cli_distributed import rank_log, saves, stop_flag, where_line
 
     if args.resume and args.name is None:
@@ -298,6 +302,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     reporter.close()
     if not saves(run):
         return 0  # rank 0 saves and reports
+    if no_better_than_uniform(trained.metrics, len(trained.vocab)) and not args.keep_diverged:
+        return fail(f"diverged (validation perplexity {format_perplexity(trained.metrics.get('valid_ppl'))}, "
+                    "no better than guessing): not saved (use --keep-diverged to save it).", EXIT_OUTPUT)
     trained, path = _save_trained(args, trained, corpus, name, log)
     _print_trained(args, name, path, trained.metrics)
     return 0
