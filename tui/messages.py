@@ -8,7 +8,7 @@ the same kind is already queued, the older is dropped rather than drawn.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,9 +26,11 @@ if TYPE_CHECKING:
 
 @dataclass
 class EngineReady(Message):
-    """The engine (and torch) is loaded; `models` are the saved ones, newest first."""
+    """The engine (and torch) is loaded; `models` are the saved ones, newest first; `damaged` the
+    folders that cannot be read, as engine.damaged_models() gives them: (name, folder, why)."""
 
     models: list[ModelInfo]
+    damaged: list[tuple[str, Path, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -98,6 +100,7 @@ class TrainingDone(Message):
     save_error: str | None = None
     fingerprint: str | None = None  # of the text it was trained on
     judgement: Judgement | None = None  # against the model in use when the run started (None: none)
+    diverged: bool = False  # no better than uniform guessing: not used, not saved (issue 12)
 
 
 @dataclass

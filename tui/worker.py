@@ -58,7 +58,7 @@ def load_engine(post: Post) -> None:
     except Exception as exc:  # a broken install: say so, and keep the editor working
         post(EngineFailed(f"{type(exc).__name__}: {exc}"))
         raise
-    post(EngineReady(_models()))
+    post(EngineReady(_models(), _damaged()))
 
 
 def list_saved_models(post: Post) -> None:
@@ -69,6 +69,14 @@ def _models() -> list:
     """engine.list_models(), or none if the models folder cannot be read at all."""
     try:
         return engine.list_models()
+    except OSError:
+        return []
+
+
+def _damaged() -> list:
+    """engine.damaged_models(), or none if the models folder cannot be read at all."""
+    try:
+        return engine.damaged_models()
     except OSError:
         return []
 
@@ -173,12 +181,17 @@ def _epoch_reporter(cell: str, corpus, model_config: ModelConfig, train_config: 
 
 def judge_against(trained, incumbent: Path | None, held_out: str | None):
     """engine.judge of the new model against the one in use (None: nothing to compare with, or
-    it cannot be read any more; then the new model is used)."""
-    if incumbent is None:
-        return None
-    try:
-        old = engine.load_model(incumbent)
-    except NextwordError:
+    it cannot be read any more; then the new model is used, unless it diverged: engine.judge
+    refuses a run no better than uniform guessing even with nothing to compare with)."""
+    old = None
+    if incumbent is not None:
+        try:
+            old = engine.load_model(incumbent)
+        except NextwordError:
+            old = None
+    if old is None:
+        if engine.no_better_than_uniform(trained.metrics, len(trained.vocab)):
+            return engine.judge(trained, None, held_out)
         return None
     return engine.judge(trained, old, held_out)
 
@@ -188,6 +201,15 @@ def _save_and_report(cell: str, trained, fingerprint: str, post: Post, judgement
     metrics = dict(trained.metrics)
     stopped = str(metrics.get("stopped", "completed"))
     how = HOW_IT_ENDED.get(stopped, "Finished")
+    if engine.no_better_than_uniform(metrics, len(trained.vocab)):
+        # Issue 12: no better than guessing uniformly among its words. Never used, never saved.
+        ppl = engine.format_perplexity(metrics.get("valid_ppl"), ",.1f")
+        post(TrainingDone(cell, predictor, metrics, None,
+                          f"{how}: diverged (validation perplexity {ppl}, no better than guessing among "
+                          f"{len(trained.vocab):,} words): not used and not saved. Train again with a lower "
+                          "learning rate.", stopped=stopped, fingerprint=fingerprint, judgement=judgement,
+                          diverged=True))
+        return
     try:
         path = engine.save_model(trained, model_name(cell, fingerprint))
     except NextwordError as exc:

@@ -185,7 +185,7 @@ class CompareScreen(Screen["Comparison | None"]):
             return
         table.add_row(
             r.label, f"{r.params:,}", f"{r.tokens_per_s:,.0f}", num(r.epoch_time, ".2f"), num(r.epochs, "d"),
-            num(r.valid_ppl, ".2f"), f"{r.top1:.1%}", f"{r.top3:.1%}", num(r.ksr, ".1%"),
+            engine.format_perplexity(r.valid_ppl, ".2f"), f"{r.top1:.1%}", f"{r.top3:.1%}", num(r.ksr, ".1%"),
             f"{r.latency_p50_ms:.3f}", f"{r.latency_p99_ms:.3f}", key=r.cell,
         )
 

@@ -12,7 +12,7 @@ import gc
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine import KINDS, NGRAM, Notice, Progress
+from engine import KINDS, NGRAM, Notice, Progress, format_perplexity
 from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
@@ -221,6 +221,13 @@ class MainScreen(FileActions, DailyActions, Screen[None]):
             # (a full collection then took 2-5 ms).
             gc.freeze()
         self.engine_ready = True
+        if message.damaged:  # once per start (issue 12): the CLI names them, so does the app
+            count = len(message.damaged)
+            name, _, why = message.damaged[0]
+            more = f" (and {count - 1} more)" if count > 1 else ""
+            self.notify(f"{name}: {why}{more} alt+m lists {'it' if count == 1 else 'them'}.",
+                        title=f"{count} saved model{'s' if count > 1 else ''} damaged", severity="warning",
+                        timeout=12)
         self.models.set_saved(message.models)
         self._refresh_models()
 
@@ -298,7 +305,7 @@ class MainScreen(FileActions, DailyActions, Screen[None]):
             self.typing_pane.set_predictor(None, f"{name}: no model", hint)
             return
         ppl = active.metrics.get("valid_ppl")
-        detail = f" · ppl {ppl:,.1f}" if isinstance(ppl, (int, float)) else ""
+        detail = f" · ppl {format_perplexity(ppl, ',.1f')}" if isinstance(ppl, (int, float)) else ""
         why = self.models.why(cell)
         self.typing_pane.set_predictor(active.predictor, f"{name} · {self._source(active)}{detail}"
                                        + (f" · {why}" if why and active.source == "saved" else ""))
@@ -405,14 +412,18 @@ class MainScreen(FileActions, DailyActions, Screen[None]):
             key = SavedKey(message.path) if message.path else LiveKey(message.cell)
             model = ActiveModel(key, message.predictor, message.metrics, message.fingerprint)
             verdict = message.judgement  # against the model in use when the run started
-            switch = verdict is None or verdict.better
+            switch = (verdict is None or verdict.better) and not message.diverged
             reason = "newly trained" if verdict is None else verdict.reason
-            if not switch:
+            if message.diverged:
+                reason = "kept the model in use: the new one diverged (not used and not saved)"
+            elif not switch:
                 reason = f"kept the model in use: the new one is {reason} (the new one is saved; alt+m lists both)"
             self.models.end_training(message.cell, model, switch=switch, reason=reason)
             self.log_pane.write(f"{name}: {format_metrics(message.metrics)}")
             self.log_pane.write(f"{name}: {'switched to the new model: ' if switch else ''}{reason}")
-            if message.save_error:
+            if message.diverged:
+                self.notify(message.note, title=f"{name} diverged", severity="warning", timeout=15)
+            elif message.save_error:
                 self.notify(message.note, title=f"{name} trained but not saved", severity="warning", timeout=15)
             else:
                 self.notify(f"{message.note} {reason[:1].upper()}{reason[1:]}.", title=f"{name} trained", timeout=8)

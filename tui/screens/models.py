@@ -8,10 +8,12 @@ a model to use is the main screen's business: the screen is dismissed with a Mod
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine import format_perplexity
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -75,6 +77,7 @@ class ModelsScreen(Screen[ModelsOutcome]):
         self.fingerprint = fingerprint
         self.in_use = dict(in_use or {})
         self.infos: list = []  # engine.ModelInfo, newest first
+        self.damaged: list = []  # engine.damaged_models(): (name, folder, why), listed after the rest
         self.details: dict[Path, object] = {}  # path -> engine.ModelDetails
         self.changed = False
 
@@ -96,14 +99,14 @@ class ModelsScreen(Screen[ModelsOutcome]):
 
     @work(thread=True, group="models-list", exclusive=True, exit_on_error=False)
     def refresh_list(self) -> None:
-        from engine import list_models, model_details
+        from engine import damaged_models, list_models, model_details
 
         infos = list_models()
         details = {info.path: model_details(info.path) for info in infos}
-        self.app.call_from_thread(self._show, infos, details)
+        self.app.call_from_thread(self._show, infos, details, damaged_models())
 
-    def _show(self, infos: list, details: dict) -> None:
-        self.infos, self.details = infos, details
+    def _show(self, infos: list, details: dict, damaged: list | None = None) -> None:
+        self.infos, self.details, self.damaged = infos, details, list(damaged or [])
         table = self.query_one(DataTable)
         table.clear()
         for info in infos:
@@ -113,9 +116,13 @@ class ModelsScreen(Screen[ModelsOutcome]):
             table.add_row(plain(info.name), CELL_LABELS.get(info.cell, info.cell), corpus,
                           time.strftime("%Y-%m-%d %H:%M", time.localtime(info.saved_at)),
                           format_size(getattr(details.get(info.path), "size_bytes", 0)),
-                          _figure(m, "valid_ppl", ",.1f"), _figure(m, "top1", ".0%"), _figure(m, "ksr", ".0%"),
+                          format_perplexity(m.get("valid_ppl"), ",.1f"), _figure(m, "top1", ".0%"), _figure(m, "ksr", ".0%"),
                           mark, key=str(info.path))
-        if not infos:
+        for name, folder, why in self.damaged:  # issue 12: reported, never hidden
+            short = why.replace(f"{folder}{os.sep}", "")  # the folder is the row's name already
+            table.add_row(plain(name), "damaged", plain(short[:60]), "-", "-", "-", "-", "-", "",
+                          key=str(folder))
+        if not infos and not self.damaged:
             self.query_one("#models-detail", Static).update("No saved models yet: ctrl+t trains one; F4 imports one.")
         self._show_detail()
 
@@ -137,6 +144,11 @@ class ModelsScreen(Screen[ModelsOutcome]):
         plt.clear_data()
         if info is None:
             plot.refresh()
+            row = self.query_one(DataTable).cursor_row
+            if row is not None and 0 <= row - len(self.infos) < len(self.damaged):
+                name, folder, why = self.damaged[row - len(self.infos)]
+                self.query_one("#models-detail", Static).update(Content.assemble(
+                    plain(name, "bold"), f" · damaged: {printable(why)} · {folder}"))
             return
         history = getattr(self.details.get(info.path), "history", [])
         train = [(h.get("epoch"), h.get("train_loss")) for h in history]

@@ -8,7 +8,7 @@ from dataclasses import dataclass, fields
 from typing import Callable
 
 from engine import (NGRAM, NGRAM_ORDER, ModelConfig, NextwordError, TrainConfig, check_fits, check_ngram_order,
-                    parse_setting)
+                    format_perplexity, parse_setting)
 from textual.app import ComposeResult
 from textual.containers import Grid, Vertical
 from textual.content import Content
@@ -88,7 +88,7 @@ def format_metrics(metrics: Mapping[str, object]) -> str:
     parts = []
     ppl = metrics.get("valid_ppl")
     if isinstance(ppl, (int, float)):
-        parts.append(f"ppl {ppl:,.1f}")
+        parts.append(f"ppl {format_perplexity(ppl, ',.1f')}")
     for key, label in (("top1", "top-1"), ("top3", "top-3"), ("ksr", "KSR")):
         value = metrics.get(key)
         if isinstance(value, (int, float)):
@@ -207,7 +207,7 @@ class ModelPicker(Vertical, can_focus=False):
             return name
         mark = "●" if model.current_corpus else "○"
         ppl = model.metrics.get("valid_ppl")
-        ppl_text = f" ppl {ppl:,.1f}" if isinstance(ppl, (int, float)) else ""
+        ppl_text = f" ppl {format_perplexity(ppl, ',.1f')}" if isinstance(ppl, (int, float)) else ""
         return f"{name:<10}{mark}{ppl_text} {model.live}".rstrip()
 
     def _refresh_cell_info(self) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+from engine import format_perplexity
 from rich.markup import escape
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -77,7 +78,7 @@ class TrainingLog(Vertical):
             f"epoch {p.epoch}/{p.epochs} · step {p.step}/{p.steps_per_epoch} · "
             f"{format_duration(p.elapsed)} · ETA {format_duration(p.eta)}"
         )
-        valid = f" · val ppl {self._valid_ppl:,.1f}" if self._valid_points else ""
+        valid = f" · val ppl {format_perplexity(self._valid_ppl, ',.1f')}" if self._valid_points else ""
         self.query_one("#train-stats", Static).update(
             f"loss {p.train_loss:.3f}{valid} · {p.tokens_per_s:,.0f} tok/s · lr {p.lr:.2g}"
         )
@@ -95,7 +96,7 @@ class TrainingLog(Vertical):
         self._draw_plot()
         star = " [green]★ best[/green]" if e.improved else ""
         self.write(
-            f"epoch {e.epoch}: train loss {e.train_loss:.3f} · val ppl {e.valid_ppl:,.1f} · "
+            f"epoch {e.epoch}: train loss {e.train_loss:.3f} · val ppl {format_perplexity(e.valid_ppl, ',.1f')} · "
             f"lr {e.lr:.2g} · {format_duration(e.elapsed)}{star}"
         )
         for prompt, continuation in samples:
