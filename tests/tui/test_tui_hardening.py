@@ -313,7 +313,10 @@ async def test_control_characters_never_reach_the_terminal(tmp_path: Path) -> No
         await pilot.press("t", "h")
         per_key = (time.monotonic() - started) / 2
         assert typing.text.endswith(" th")
-        assert per_key < 2  # ~0.1 s here (Textual's Input redraws the whole value); the model reads the tail
+        # Not a speed target (those live in benchmarks/): a guard against the freeze this once was
+        # (20+ s a key). The writing pane's TextArea takes 1-2 s a key inside a 1 MB line on a busy
+        # 2-core machine; the model reads only the tail.
+        assert per_key < 10
         assert "the" in static_text(app, "#ac-list")
 
 
