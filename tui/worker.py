@@ -86,7 +86,9 @@ def load_saved_model(cell: str, key: SavedKey, post: Post) -> None:
     ModelFailed, whatever is wrong with it."""
     try:
         trained = engine.load_model(key.path)
-        predictor = engine.Predictor(trained.language_model())
+        # Issue 10: a saved network learns from what is typed in the writing pane.
+        predictor, note = engine.open_for_typing(trained, key.path)
+        predictor.model_folder, predictor.open_note = key.path, note
     except NextwordError as exc:
         post(ModelFailed(cell, key, str(exc)))
         return

@@ -43,6 +43,7 @@ BINDINGS = [
     Binding("f8", "focus_pane('log')", "Log", priority=True, group=PANES_GROUP),
     Binding("f9", "focus_pane('typing')", "Type", priority=True, group=PANES_GROUP),
     Binding("alt+m", "models", "Models", priority=True, show=False),  # a key browsers leave alone
+    Binding("alt+l", "toggle_learning", "Learning", priority=True, show=False),  # likewise
 ]
 HELP = {
     "help": "Show this help",
@@ -61,6 +62,7 @@ HELP = {
     "focus_pane('typing')": "Focus the typing box",
     "quit": "Quit (asks about unsaved changes)",
     "models": "Models: every saved model (use, rename, delete, export, import)",
+    "toggle_learning": "Pause / resume learning from what you type in the writing pane (incognito)",
 }
 PANE_KEYS = [
     ("tab", "Typing box: accept the top suggestion (elsewhere: next field)"),

@@ -15,6 +15,7 @@ from tui import worker as jobs
 from tui.drafts import DraftKeeper
 from tui.screens.models import ModelsOutcome, ModelsScreen
 from tui.screens.open_file import PathScreen
+from tui.screens.prompt import PromptScreen
 from tui.served_keys import CTRL_W_NOTE, adapt_for_browser
 from tui.settings import AppSettings, SettingsStore
 
@@ -32,6 +33,7 @@ else:
 
 SAVE_DELAY = 0.5  # seconds: settings changes come in bursts (typing a number)
 DRAFT_DELAY = 1.0  # seconds after the last keystroke in the writing pane
+LEARN_SAVE_TOKENS = 20  # the learned state is saved (at the draft's pause) after this many typed tokens
 
 
 class DailyActions(Base):
@@ -61,6 +63,7 @@ class DailyActions(Base):
         the draft, now, not when their timers would have fired."""
         self.editor_pane.write_autosave_now()
         self._save_draft()
+        self.save_learning()
 
     def restore_draft(self) -> None:
         self.drafts = DraftKeeper()
@@ -82,6 +85,7 @@ class DailyActions(Base):
             drafts.save(self.writing_pane.text)
         except OSError:
             pass  # the next keystroke tries again; the text is still on screen
+        self._save_learning_if_due()
 
     def on_unmount(self) -> None:
         if getattr(self, "_settings_timer", None) is not None and hasattr(self, "settings_store"):
@@ -89,6 +93,7 @@ class DailyActions(Base):
         drafts = getattr(self, "drafts", None)
         if drafts is not None:
             drafts.close()  # the draft stays on disk for the next start
+        self.save_learning(close=True)
 
     def relist_models(self) -> None:
         self.run_worker(lambda: jobs.list_saved_models(self.post_message), thread=True,
@@ -122,6 +127,109 @@ class DailyActions(Base):
         if outcome.changed or outcome.use is not None:
             self.relist_models()
         self._refresh_models()
+
+    # --- learning from what is typed (issue 10) ---------------------------------------------------
+
+    def _learning_predictors(self) -> list:
+        """The adaptive predictors in use (saved network models opened for typing), each once."""
+        try:
+            found = [self.writing_pane.predictor]
+        except Exception:  # unmounting: the pane is gone; the registry still holds its predictor
+            found = []
+        models = getattr(self, "models", None)
+        if models is not None:
+            found += [a.predictor for cell in models.cells if (a := models.active(cell)) is not None]
+        unique = {id(p): p for p in found if getattr(p, "learner", None) is not None
+                  and getattr(p, "model_folder", None) is not None}
+        return list(unique.values())
+
+    def _learner(self):
+        """The writing pane's learner, or None (with a notice) when its model does not learn."""
+        learner = getattr(self.writing_pane.predictor, "learner", None)
+        if learner is None:
+            self.notify("The model in use does not learn from typing (only saved RNN/LSTM/GRU models do).",
+                        timeout=4)
+        return learner
+
+    def save_learning(self, close: bool = False) -> None:
+        """Save what typing taught each model in use into its folder (atomic; on the UI thread)."""
+        import engine
+
+        for predictor in self._learning_predictors():
+            try:
+                engine.save_typing(predictor, predictor.model_folder)
+                predictor.saved_learning = self._learning_mark(predictor)
+            except Exception as exc:  # a full disk or a removed folder: say it once, keep typing
+                if not getattr(self, "_learning_failed", False):
+                    self._learning_failed = True
+                    self.notify(f"What was learned could not be saved ({exc}).", severity="warning", timeout=8)
+            if close:
+                predictor.close()
+
+    @staticmethod
+    def _learning_mark(predictor) -> tuple[int, int]:
+        updater = getattr(predictor, "updater", None)
+        return len(predictor.learner.history), getattr(updater, "updates", 0)
+
+    def _save_learning_if_due(self) -> None:
+        predictor = self.writing_pane.predictor
+        if getattr(predictor, "learner", None) is None or getattr(predictor, "model_folder", None) is None:
+            return
+        tokens, updates = self._learning_mark(predictor)
+        saved_tokens, saved_updates = getattr(predictor, "saved_learning", (0, 0))
+        if updates != saved_updates or abs(tokens - saved_tokens) >= LEARN_SAVE_TOKENS:
+            self.save_learning()
+
+    def action_toggle_learning(self) -> None:
+        learner = self._learner()
+        if learner is None:
+            return
+        learner.paused = not learner.paused
+        self.writing_pane.show_learning()
+        self.notify("Learning paused: what you type now is never learned (alt+l resumes)." if learner.paused
+                    else "Learning again from what you type.", timeout=3)
+
+    def action_forget_word(self) -> None:
+        learner = self._learner()
+        if learner is None:
+            return
+
+        def chosen(word: str | None) -> None:
+            if not word:
+                return
+            if learner.forget(word):
+                self.writing_pane.refresh_suggestions()
+                self.save_learning()
+                self.notify(f"Forgot {word!r}.", timeout=3)
+            else:
+                self.notify(f"{word!r} was not learned from typing: nothing to forget.", timeout=4)
+
+        self.app.push_screen(PromptScreen("Forget a word", "The word typing taught the model, to forget:",
+                                          button="Forget"), chosen)
+
+    def action_view_learned(self) -> None:
+        learner = self._learner()
+        if learner is None:
+            return
+        view = learner.view()
+        typed = sorted(view["typed"], key=lambda wc: (-wc[1], wc[0]))
+        if not typed:
+            self.notify("Nothing learned from typing yet.", title="What was learned", timeout=5)
+            return
+        words = ", ".join(f"{w} ({c})" for w, c in typed[:30]) + (" …" if len(typed) > 30 else "")
+        new = ", ".join(view["new"][:15]) or "none"
+        self.notify(f"{len(typed):,} typed words: {words}\nNew words: {new}\n"
+                    f"{view['history_tokens']:,} tokens of history" + (" · paused" if view["paused"] else ""),
+                    title="What was learned", timeout=12, markup=False)
+
+    def action_clear_learned(self) -> None:
+        learner = self._learner()
+        if learner is None:
+            return
+        learner.clear()
+        self.writing_pane.refresh_suggestions()
+        self.save_learning()
+        self.notify("Cleared what was learned from typing.", timeout=3)
 
     # --- the writing pane -------------------------------------------------------------------------
 
@@ -225,5 +333,11 @@ class DailyActions(Base):
                             self.action_copy_writing)
         yield SystemCommand("Add what you wrote to the corpus", "append the writing pane's text to the editor",
                             self.action_add_writing_to_corpus)
+        yield SystemCommand("Pause / resume learning", "alt+l: stop or restart learning from what you type "
+                            "(incognito)", self.action_toggle_learning)
+        yield SystemCommand("Forget a word…", "remove a word typing taught the model", self.action_forget_word)
+        yield SystemCommand("View what was learned", "the words typing taught the model", self.action_view_learned)
+        yield SystemCommand("Clear what was learned", "forget everything typing taught the model",
+                            self.action_clear_learned)
         yield SystemCommand("Reset settings", "forget the picker settings, the theme and the chosen models",
                             self.action_reset_settings)

@@ -116,18 +116,44 @@ class WritingPane(Vertical):
         if predictor is self.predictor and (predictor is not None or hint == self._no_model_hint):
             return  # same model: keep the suggestions (and the predictor's cache)
         self.predictor = predictor
+        note = getattr(predictor, "open_note", "")
+        if note:  # e.g. a damaged learned state: the model still serves, learning afresh
+            predictor.open_note = ""  # said once
+            self.app.notify(note, title="Learning", timeout=6)
         if hint:
             self._no_model_hint = hint
         self._cache = None
         self._listed = None
         self.area.update_suggestion()
         self._show_list()
+        self.show_learning()
+
+    def refresh_suggestions(self) -> None:
+        """Ask the model again (what it learned changed)."""
+        self._cache = None
+        self._listed = None
+        self.area.update_suggestion()
+        self._show_list()
+
+    def show_learning(self) -> None:
+        """The border subtitle says whether the model learns from what is typed here (issue 10)."""
+        learner = getattr(self.predictor, "learner", None)
+        state = "" if learner is None else " · learning paused" if learner.paused else " · learning"
+        old = getattr(self, "_learning_shown", "")
+        base = str(self.border_subtitle or "")
+        if old and base.endswith(old):
+            base = base[: -len(old)]
+        self._learning_shown = state
+        self.border_subtitle = base + state
 
     def suggestions(self, text: str) -> list[Suggestion]:
         """The top suggestions for `text`; the ghost text and the list share one model call."""
         if self.predictor is None:
             return []
         if self._cache is None or self._cache[0] != text:
+            learn = getattr(self.predictor, "learn", None)  # issue 10: an adaptive predictor learns
+            if learn is not None:  # what is typed here (only here), before it suggests
+                learn(text)
             found = self.predictor.suggest(text, k=TOP_K + 3)
             # A corpus with control characters teaches the model "words" like ESC: never offer them.
             self._cache = (text, [s for s in found if not has_control(s.word)][:TOP_K])
