@@ -90,11 +90,7 @@ class NextwordApp(App[None]):
 
     def _on_terminate(self, sig: int = signal.SIGTERM) -> None:
         self.exit_signal = sig  # run_app exits 128 + sig (143 for SIGTERM, 129 for SIGHUP)
-        try:
-            self.editor_pane.write_autosave_now()
-        except OSError:
-            pass
-        self.main.exit_cleanly(keep_autosave=True)
+        self.main.exit_cleanly(keep_autosave=True)  # writes the autosave and the draft first
         if self.hard_exit_after_signal:
             # After SIGHUP the terminal is gone, and Textual's shutdown can block for ever writing
             # to it (seen with tmux kill-server). The text is in the autosave by now: if a clean
@@ -105,14 +101,11 @@ class NextwordApp(App[None]):
 
     async def _on_exit_app(self) -> None:
         """Every way out that is not the app's own (a browser tab closed under `--serve`, which
-        ends the app with no question and no signal) keeps the unsaved text first: the 2 s
-        autosave timer may not have fired yet."""
+        ends the app with no question and no signal) keeps the unsaved text first: the autosave
+        and draft timers may not have fired yet. (The app's own ways out did it already.)"""
         main = self.screen_stack[0] if self.screen_stack else None
         if isinstance(main, MainScreen) and not main.quitting:
-            try:
-                main.save_before_leaving()
-            except Exception:  # leaving must not fail; the last autosave is still on disk
-                pass
+            main.save_before_leaving()
         await super()._on_exit_app()
 
     def on_unmount(self) -> None:
@@ -132,6 +125,6 @@ def run_app(path: str | None) -> int:
     app = NextwordApp(path)
     app.hard_exit_after_signal = True
     app.freeze_gc_when_ready = True
-    guard = guard_app(app, save=lambda: app.editor_pane.write_autosave_now())  # safe input, save on crash
+    guard = guard_app(app, save=lambda: app.main.save_before_leaving())  # safe input, save on crash
     app.run()
     return guard.exit_status()

@@ -167,11 +167,11 @@ def _take_terminal() -> None:
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
 
-def autosave_texts(home: Path) -> list[str]:
-    """The texts of every autosave in a data folder."""
+def autosave_texts(home: Path, folder: str = "autosave") -> list[str]:
+    """The texts of every autosave in a data folder: the editor's, or ("writing") the drafts."""
     import json
 
-    return [json.loads(f.read_text(encoding="utf-8"))["text"] for f in sorted((home / "autosave").glob("buffer*.json"))]
+    return [json.loads(f.read_text(encoding="utf-8"))["text"] for f in sorted((home / folder).glob("buffer*.json"))]
 
 
 CORPUS = "the cat sat on the mat\nthe dog sat on the log\nhow are you doing today\nhow are you\n" * 3

@@ -7,7 +7,7 @@ import signal
 
 import pytest
 from faulty_app import F10, F11, F12
-from harness import F6, app_in_pty, autosave_texts  # noqa: F401 - app_in_pty is a fixture
+from harness import F6, F9, app_in_pty, autosave_texts  # noqa: F401 - app_in_pty is a fixture
 
 UNSAVED = "words typed just now"
 NEW_FILE = "new.txt"  # a file that does not exist yet: the editor is ready at once (no engine to wait for)
@@ -37,3 +37,19 @@ def test_a_crash_saves_then_exits_1(app_in_pty, key, where) -> None:
     assert term.wait_exit() == 1, where
     assert any(UNSAVED in text for text in autosave_texts(term.home)), where
     assert "Injected" in term.output()  # the traceback is still shown, after the terminal is restored
+
+
+@pytest.mark.parametrize("leave, status", [(signal.SIGTERM, 143), (signal.SIGHUP, 129), (F12, 1), (F11, 1)],
+                         ids=["SIGTERM", "SIGHUP", "crash on the event loop", "crash in a thread"])
+def test_every_way_out_writes_the_draft(app_in_pty, leave, status) -> None:
+    """Text typed in the writing pane a moment ago (its draft is saved 1 s after the last key)."""
+    term = app_in_pty(NEW_FILE, module="faulty_app")
+    term.press(F9)
+    term.type(UNSAVED, pause=0.005)
+    term.wait_for(UNSAVED)  # the app has it: act now, well before the draft's timer
+    if isinstance(leave, str):
+        term.write(leave)
+    else:
+        term.signal(leave)
+    assert term.wait_exit() == status
+    assert UNSAVED in autosave_texts(term.home, "writing")

@@ -58,12 +58,18 @@ class DailyActions(Base):
 
     # --- leaving, and the writing pane's draft ----------------------------------------------------
 
-    def save_before_leaving(self) -> None:
-        """The app ends without asking (a browser tab closed): the corpus buffer's autosave and
-        the draft, now, not when their timers would have fired."""
-        self.editor_pane.write_autosave_now()
-        self._save_draft()
-        self.save_learning()
+    def save_before_leaving(self, keep_autosave: bool = True) -> None:
+        """Every way out calls this (ctrl+q, the quit question, SIGTERM / SIGHUP, a crash, a
+        browser tab closed): the draft, the learned state and, unless a clean quit drops it
+        (`keep_autosave` false), the corpus buffer's autosave are written now, not when their
+        timers would have fired. Never raises: leaving must not fail, and one write that fails
+        must not stop the next one."""
+        steps = [lambda: self.editor_pane.write_autosave_now()] if keep_autosave else []
+        for step in (*steps, self._write_draft, self.save_learning):
+            try:
+                step()
+            except Exception:  # noqa: BLE001 - the last autosave (or draft) is still on disk
+                pass
 
     def restore_draft(self) -> None:
         self.drafts = DraftKeeper()
@@ -78,14 +84,18 @@ class DailyActions(Base):
         self._draft_timer = self.set_timer(DRAFT_DELAY, self._save_draft)
 
     def _save_draft(self) -> None:
+        """The draft's timer: the typing paused."""
+        self._write_draft()
+        self._save_learning_if_due()
+
+    def _write_draft(self) -> None:
         drafts = getattr(self, "drafts", None)
         if drafts is None:
-            return
+            return  # before _begin: the draft store is not open yet
         try:
             drafts.save(self.writing_pane.text)
         except OSError:
             pass  # the next keystroke tries again; the text is still on screen
-        self._save_learning_if_due()
 
     def on_unmount(self) -> None:
         if getattr(self, "_settings_timer", None) is not None and hasattr(self, "settings_store"):

@@ -53,6 +53,8 @@ class FileActions(Base):
 
         def files_shown(self) -> None: ...
 
+        def save_before_leaving(self, keep_autosave: bool = True) -> None: ...
+
     # --- opening --------------------------------------------------------------------------------
 
     def open_at_start(self, path: str | None) -> None:
@@ -209,9 +211,11 @@ class FileActions(Base):
             self._ask_to_save("quitting", lambda saved: saved and self.exit_cleanly(keep_autosave=False))
 
     def exit_cleanly(self, keep_autosave: bool) -> None:
-        """Leave: remember the file, drop this instance's autosave unless asked to keep it (a
-        signal), and stop training (the thread sees it at its next batch)."""
+        """Leave: write the draft (and, for a signal, the autosave) now, remember the file, drop
+        this instance's autosave unless asked to keep it (a signal), and stop training (the
+        thread sees it at its next batch)."""
         self.quitting = True
+        self.save_before_leaving(keep_autosave)  # the draft's 1 s timer may not have fired yet
         if self.editor_pane.path:
             self.last_file.set(self.editor_pane.path)  # `nextword-tui` alone reopens it next time
         if not keep_autosave:
