@@ -22,6 +22,7 @@ collective on the others fail: they raise TrainingError (one clear line), not ha
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 from dataclasses import dataclass
 from datetime import timedelta
@@ -104,6 +105,11 @@ def finish_distributed(ctx: DistContext | None = None) -> None:
     here), then leave the process group."""
     if not (dist.is_available() and dist.is_initialized()):
         return
+    # The run's DDP wrapper sits in reference cycles that hold the process group; left to the
+    # interpreter's exit, its gloo threads were torn down after Python had gone, and a rank that
+    # reached here first could abort ("terminate called without an active exception", about one
+    # two-rank run in five on a loaded machine). Collect it now, while the group is still whole.
+    gc.collect()
     try:
         barrier(ctx or context())
     finally:
