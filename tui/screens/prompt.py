@@ -24,24 +24,34 @@ ARROWS = [
 
 
 class PromptScreen(ModalScreen[str | None]):
-    """Dismisses with the text typed (stripped), or None when cancelled."""
+    """Dismisses with the text typed (stripped), or None when cancelled.
+
+    The base of PathScreen too (tui/screens/open_file.py): a subclass changes the fields between
+    the title and the buttons (fields()), the ids of its Input and message line, and what a typed
+    text is accepted as (answer())."""
 
     AUTO_FOCUS = "#prompt-input"
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    INPUT_ID, MESSAGE_ID = "prompt-input", "prompt-message"
+    DIALOG_CLASSES = "dialog"
+    EMPTY = "Type something first, or escape to cancel."  # said when OK is pressed on nothing
 
     def __init__(self, title: str, label: str, initial: str = "", button: str = "OK") -> None:
         super().__init__()
         self.title_text, self.label, self.initial, self.button = title, label, initial, button
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog"):
+        with Vertical(classes=self.DIALOG_CLASSES):
             yield Static(plain(self.title_text, "bold"), classes="dialog-title")
-            yield Static(plain(self.label))
-            yield Input(self.initial, id="prompt-input")
-            yield Static("", id="prompt-message")
+            yield from self.fields()
             with Horizontal(classes="dialog-buttons"):
                 yield Button(self.button, id="ok", variant="primary")
                 yield Button("Cancel", id="cancel")
+
+    def fields(self) -> ComposeResult:
+        yield Static(plain(self.label))
+        yield Input(self.initial, id=self.INPUT_ID)
+        yield Static("", id=self.MESSAGE_ID)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
@@ -57,12 +67,23 @@ class PromptScreen(ModalScreen[str | None]):
     def action_cancel(self) -> None:
         self.dismiss(None)
 
+    def say(self, message: str) -> None:
+        """Show `message` (markup) under the Input."""
+        self.query_one(f"#{self.MESSAGE_ID}", Static).update(message)
+
+    def answer(self, text: str) -> str | None:
+        """What to dismiss with for `text` (stripped, not empty); None keeps the dialog open,
+        having said why."""
+        return text
+
     def _submit(self) -> None:
-        text = self.query_one("#prompt-input", Input).value.strip()
+        text = self.query_one(f"#{self.INPUT_ID}", Input).value.strip()
         if not text:
-            self.query_one("#prompt-message", Static).update("Type something first, or escape to cancel.")
+            self.say(self.EMPTY)
             return
-        self.dismiss(text)
+        answer = self.answer(text)
+        if answer is not None:
+            self.dismiss(answer)
 
 
 class ConfirmDelete(ModalScreen[bool]):
