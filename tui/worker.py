@@ -9,12 +9,10 @@ torch) on first use, here, in a thread, after the first frame.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Callable
 
 import engine
-from engine import NGRAM, DataConfig, ModelConfig, NextwordError, TrainConfig
+from engine import NGRAM, DataConfig, ModelConfig, NextwordError
 from textual.message import Message
 
 from tui.messages import (
@@ -30,17 +28,16 @@ from tui.messages import (
     TrainingEpoch,
     TrainingFailed,
 )
+from tui import training_process as training
 from tui.models import ActiveModel, NgramKey, SavedKey
+from tui.training_process import TrainingJob
+from tui.widgets.writing import ASKED
 
 Post = Callable[[Message], object]
 ShouldStop = Callable[[], bool]
+Typed = Callable[[], "str | None"]  # the writing pane's text now (None: nothing asked yet)
 
-PROMPTS = 3  # lines of the corpus whose start the log continues after each epoch
-PROMPT_WORDS = 2
-SAMPLE_WORDS = 6
 TORCH_NAMES = ("Corpus", "NGramLM", "TrainedModel", "evaluate", "list_models", "load_model", "train", "compare")
-HOW_IT_ENDED = {"cancelled": "Stopped", "time budget": "Time budget reached",
-                "early stopping": "Stopped early (no more improvement)", "diverged": "Stopped: the loss diverged"}
 
 
 def load_engine(post: Post) -> None:
@@ -115,113 +112,50 @@ def build_ngram(text: str, key: NgramKey, post: Post) -> None:
     post(ModelLoaded(NGRAM, ActiveModel(key, engine.Predictor(lm), metrics, key.fingerprint)))
 
 
-@dataclass(frozen=True)
-class TrainingJob:
-    text: str  # a snapshot of the editor: later edits do not touch the run
-    model: ModelConfig  # its vocab_size is the corpus's, filled in when the run starts
-    train: TrainConfig
-    incumbent: Path | None = None  # the saved model the cell used when the run started
-
-    @property
-    def cell(self) -> str:
-        return self.model.cell
-
-
-def model_name(cell: str, fingerprint: str) -> str:
-    """A new folder for every run (cell, corpus, time): training again never replaces a model."""
-    return engine.new_model_name(cell, fingerprint)
-
-
-def run_training(job: TrainingJob, post: Post, should_stop: ShouldStop) -> None:
-    """Train, reporting through `post`; save the result and hand over a Predictor on it.
-
-    Errors a user can cause end as TrainingFailed with the engine's sentence. Anything else is
-    a bug: it is reported the same way, then raised so the worker records it.
-    """
+def run_training(job: TrainingJob, post: Post, should_stop: ShouldStop, typed: Typed = lambda: None) -> None:
+    """Train `job` in its own process (tui/training_process.py: typing never waits for it) and
+    turn what it reports into the app's messages: engine events as they come, each epoch's
+    weights as a Predictor to type with, and the saved model at the end. Each Predictor has
+    already read `typed()` (the writing pane's text), here, off the UI thread."""
     cell = job.cell
-    try:
-        corpus = engine.Corpus.from_text(job.text, DataConfig())
-        model_config = replace(job.model, vocab_size=len(corpus.vocab))
-        post(EngineEvent(cell, engine.Notice(corpus.stats.summary())))
-        on_event = _epoch_reporter(cell, corpus, model_config, job.train, corpus_prompts(job.text), post)
-        try:
-            trained = engine.train(corpus, model_config, job.train, on_event=on_event, should_stop=should_stop)
-        except engine.TrainingError as exc:
-            if should_stop():
-                post(TrainingDone(cell, None, {}, None, f"Stopped before the model learned anything: {exc}",
-                                  stopped="cancelled"))
-                return
-            raise
-        held_out = None if corpus.stats.valid_is_train else corpus.valid_text
-        _save_and_report(cell, trained, corpus.fingerprint, post, judge_against(trained, job.incumbent, held_out))
-    except NextwordError as exc:
-        post(TrainingFailed(cell, str(exc)))
-    except Exception as exc:
-        post(TrainingFailed(cell, f"Unexpected error ({type(exc).__name__}: {exc}). This is a bug."))
-        raise
+    started = None
+
+    def on_report(report: object) -> None:
+        nonlocal started
+        if isinstance(report, training.Started):
+            started = report
+        elif isinstance(report, training.Epoch) and started is not None:
+            predictor = engine.Predictor(training.snapshot(started, report.weights).language_model())
+            post(TrainingEpoch(cell, report.event, primed(predictor, typed), report.samples))
+        elif isinstance(report, training.Finished):
+            done = _done(cell, report, started)
+            if done.predictor is not None:
+                primed(done.predictor, typed)
+            post(done)
+        elif isinstance(report, training.Failed):
+            post(TrainingDone(cell, None, {}, None, report.message, stopped="cancelled") if report.stopped_early
+                 else TrainingFailed(cell, report.message))
+        else:
+            post(EngineEvent(cell, report))
+
+    training.run(job, on_report, should_stop)
 
 
-def _epoch_reporter(cell: str, corpus, model_config: ModelConfig, train_config: TrainConfig,
-                    prompts: list[str], post: Post) -> Callable[[object], None]:
-    """The on_event callback of a run: engine events go to the UI as they are, and each epoch's
-    weights also as a Predictor with what it now predicts for the prompts."""
-    def on_event(event) -> None:
-        if not isinstance(event, engine.EpochEnd):
-            post(EngineEvent(cell, event))
-            return
-        snapshot = engine.TrainedModel(
-            model_config=model_config, train_config=train_config, data_config=corpus.config,
-            vocab=corpus.vocab, corpus_fingerprint=corpus.fingerprint,
-            state_dict=event.state_dict,  # already a CPU clone: training never writes it
-        )
-        samples = continuations(engine.Predictor(snapshot.language_model()), prompts)
-        # A separate Predictor for the UI, so its cache starts clean.
-        post(TrainingEpoch(cell, event, engine.Predictor(snapshot.language_model()), samples))
-
-    return on_event
+def primed(predictor, typed: Typed):
+    """`predictor`, having read the text being written: a model switch then costs the UI thread
+    no re-reading of up to MAX_CONTEXT_TOKENS tokens (the next keystroke finds its state cached)."""
+    text = typed()
+    if text:
+        predictor.suggest(text, k=ASKED)
+    return predictor
 
 
-def judge_against(trained, incumbent: Path | None, held_out: str | None):
-    """engine.judge of the new model against the one in use (None: nothing to compare with, or
-    it cannot be read any more; then the new model is used, unless it diverged: engine.judge
-    refuses a run no better than uniform guessing even with nothing to compare with)."""
-    old = None
-    if incumbent is not None:
-        try:
-            old = engine.load_model(incumbent)
-        except NextwordError:
-            old = None
-    if old is None:
-        if engine.no_better_than_uniform(trained.metrics, len(trained.vocab)):
-            return engine.judge(trained, None, held_out)
-        return None
-    return engine.judge(trained, old, held_out)
-
-
-def _save_and_report(cell: str, trained, fingerprint: str, post: Post, judgement=None) -> None:
-    predictor = engine.Predictor(trained.language_model())
-    metrics = dict(trained.metrics)
-    stopped = str(metrics.get("stopped", "completed"))
-    how = HOW_IT_ENDED.get(stopped, "Finished")
-    if engine.no_better_than_uniform(metrics, len(trained.vocab)):
-        # Issue 12: no better than guessing uniformly among its words. Never used, never saved.
-        ppl = engine.format_perplexity(metrics.get("valid_ppl"), ",.1f")
-        post(TrainingDone(cell, predictor, metrics, None,
-                          f"{how}: diverged (validation perplexity {ppl}, no better than guessing among "
-                          f"{len(trained.vocab):,} words): not used and not saved. Train again with a lower "
-                          "learning rate.", stopped=stopped, fingerprint=fingerprint, judgement=judgement,
-                          diverged=True))
-        return
-    try:
-        path = engine.save_model(trained, model_name(cell, fingerprint))
-    except NextwordError as exc:
-        post(TrainingDone(cell, predictor, metrics, None,
-                          f"{how}, but the model was not saved: {exc} It is in use until you quit; "
-                          "free some space (or fix the folder) and train again to keep it.",
-                          stopped=stopped, save_error=str(exc), fingerprint=fingerprint, judgement=judgement))
-        return
-    post(TrainingDone(cell, predictor, metrics, path, f"{how}; saved as {path.name}.", stopped=stopped,
-                      fingerprint=fingerprint, judgement=judgement))
+def _done(cell: str, report: training.Finished, started: training.Started | None) -> TrainingDone:
+    trained = training.with_weights(report.model, report.weights)
+    return TrainingDone(cell, engine.Predictor(trained.language_model()), dict(trained.metrics), report.path,
+                        report.note, stopped=report.stopped, save_error=report.save_error,
+                        fingerprint=trained.corpus_fingerprint or (started and started.fingerprint),
+                        judgement=report.judgement, diverged=report.diverged)
 
 
 def run_comparison(text: str, max_time: float, model_config: ModelConfig | None, post: Post,
@@ -242,19 +176,3 @@ def run_comparison(text: str, max_time: float, model_config: ModelConfig | None,
         raise
     if not should_stop():
         post(CompareFinished(result))
-
-
-def corpus_prompts(text: str, count: int = PROMPTS, words: int = PROMPT_WORDS) -> list[str]:
-    """The first words of a few lines spread through the corpus: what the log asks the model."""
-    lines = [line.split() for line in text.splitlines()]
-    lines = [line for line in lines if len(line) > words]
-    if not lines:
-        return []
-    picks = sorted({round(i * (len(lines) - 1) / max(1, count - 1)) for i in range(count)})
-    prompts = [" ".join(lines[i][:words]) for i in picks]
-    return list(dict.fromkeys(prompts))  # each prompt once, in corpus order
-
-
-def continuations(predictor, prompts: list[str]) -> list[tuple[str, str]]:
-    """The model's likeliest continuation of each prompt (greedy, so the log is reproducible)."""
-    return [(prompt, predictor.continue_text(prompt + " ", n_words=SAMPLE_WORDS, top_k=1)) for prompt in prompts]

@@ -10,6 +10,7 @@ from textual.widgets import DataTable
 
 import engine
 from engine import models_home, save_model
+from tui import training_process
 from test_models_screen import Host, wait_rows
 from test_tui_app import App, messages, ready, use_tiny_settings, wait_for
 
@@ -24,6 +25,7 @@ async def test_a_diverged_run_is_not_used_and_not_saved(corpus_file: Path, monke
         return replace(trained, metrics={**trained.metrics, "valid_ppl": 1e253})
 
     monkeypatch.setattr(engine, "train", diverging)
+    monkeypatch.setattr(training_process, "IN_CHILD", False)  # the replacement lives in this process
     app = App(str(corpus_file))
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)

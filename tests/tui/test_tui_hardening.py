@@ -37,6 +37,7 @@ from test_tui_app import (
     use_tiny_settings,
     wait_for,
 )
+from tui import training_process
 from tui.app import NextwordApp
 from tui.files import AutosaveStore, read_autosave, read_autosaves
 from tui.messages import EngineEvent, TrainingDone
@@ -369,6 +370,8 @@ async def test_training_failures_are_shown_and_the_app_keeps_running(monkeypatch
     import engine
 
     model_module = importlib.import_module("engine.model")  # its forward computes the training loss
+    # The replacements below live in this process: train in it (the same code, without the child).
+    monkeypatch.setattr(training_process, "IN_CHILD", False)
     app = App(None)
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)

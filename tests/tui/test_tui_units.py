@@ -13,7 +13,7 @@ import pytest
 from engine import ModelConfig, TrainConfig, insertion
 from tui.files import AutosaveStore, atomic_write_text, data_dir, read_autosaves
 from tui.widgets.picker import MODEL_FIELDS, TRAIN_FIELDS, format_metrics
-from tui.worker import corpus_prompts
+from tui.training_process import corpus_prompts
 
 
 def test_atomic_write_keeps_line_endings_and_mode(tmp_path: Path) -> None:

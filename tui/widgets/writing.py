@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from engine import Predictor, Suggestion
 
 TOP_K = 5
+ASKED = TOP_K + 3  # asked of the model: a few spare, for the words the pane never shows
 ALT_DIGIT_ALIASES = ("inverted_exclamation_mark", "trade_mark_sign", "pound_sign", "cent_sign", "infinity")
 BROWSER_CTRL_W = "In a browser ctrl+w closes the tab: alt+backspace deletes a word here."
 
@@ -104,6 +105,12 @@ class WritingPane(Vertical):
     def text(self) -> str:
         return self.area.text
 
+    @property
+    def asked_text(self) -> str | None:
+        """The text the suggestions on screen are for; a worker may read it (one attribute)."""
+        cache = self._cache
+        return None if cache is None else cache[0]
+
     def load(self, text: str) -> None:
         """Put `text` in the writing area (a recovered draft), cursor at its end."""
         area = self.area
@@ -112,7 +119,7 @@ class WritingPane(Vertical):
 
     def set_predictor(self, predictor: Predictor | None, description: str, hint: str | None = None) -> None:
         """Use `predictor` (None: no model, show `hint`) and redo the current suggestions."""
-        self.query_one("#ac-model", Static).update(description)
+        self.query_one("#ac-model", Static).update(description, layout=False)  # one row, always
         if predictor is self.predictor and (predictor is not None or hint == self._no_model_hint):
             return  # same model: keep the suggestions (and the predictor's cache)
         self.predictor = predictor
@@ -154,7 +161,7 @@ class WritingPane(Vertical):
             learn = getattr(self.predictor, "learn", None)  # issue 10: an adaptive predictor learns
             if learn is not None:  # what is typed here (only here), before it suggests
                 learn(text)
-            found = self.predictor.suggest(text, k=TOP_K + 3)
+            found = self.predictor.suggest(text, k=ASKED)
             # A corpus with control characters teaches the model "words" like ESC: never offer them.
             self._cache = (text, [s for s in found if not has_control(s.word)][:TOP_K])
         return self._cache[1]
@@ -206,16 +213,18 @@ class WritingPane(Vertical):
         if state == getattr(self, "_listed", None):
             return  # a keystroke sends both Changed and SelectionChanged: draw the list once
         self._listed = state
+        # The list has rows of its own (app.tcss): a new one needs no layout of the whole screen,
+        # which took longer than the rest of a keystroke.
         view = self.query_one("#ac-list", Static)
         if self.predictor is None:
-            view.update(Text(self._no_model_hint, style="italic"))
+            view.update(Text(self._no_model_hint, style="italic"), layout=False)
             return
         if not area.at_end():
-            view.update(Text("suggestions at the end of the text", style="dim italic"))
+            view.update(Text("suggestions at the end of the text", style="dim italic"), layout=False)
             return
         found = self.suggestions(area.text)
         if not found:
-            view.update(Text("no suggestions for this word", style="dim italic"))
+            view.update(Text("no suggestions for this word", style="dim italic"), layout=False)
             return
         lines = Text()
         width = min(14, max(len(s.word) for s in found) + 1)
@@ -225,4 +234,4 @@ class WritingPane(Vertical):
             lines.append(f"alt+{n} ", style="dim")
             lines.append(f"{s.word:<{width}}", style="bold" if n == 1 else "")
             lines.append(f"{s.prob:4.0%}", style="dim")
-        view.update(lines)
+        view.update(lines, layout=False)
