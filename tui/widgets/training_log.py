@@ -4,6 +4,7 @@ epochs (with what the model now predicts), notices and errors."""
 from __future__ import annotations
 
 import math
+import time
 from typing import TYPE_CHECKING
 
 from engine import format_perplexity
@@ -18,6 +19,10 @@ from tui.widgets.picker import CELL_NAMES
 
 if TYPE_CHECKING:
     from engine import EpochEnd, Progress
+
+# The curve is redrawn from progress events at most this often (epochs and the end always redraw):
+# drawing it takes milliseconds of the UI thread, and a keystroke that arrives meanwhile waits.
+PLOT_INTERVAL = 1.0
 
 
 def format_duration(seconds: float | None) -> str:
@@ -38,6 +43,7 @@ class TrainingLog(Vertical):
         super().__init__(**kwargs)
         self._train_points: list[tuple[float, float]] = []
         self._valid_points: list[tuple[float, float]] = []
+        self._plotted_at = 0.0
 
     def compose(self) -> ComposeResult:
         yield ProgressBar(total=1.0, show_eta=False, id="train-progress")
@@ -74,17 +80,19 @@ class TrainingLog(Vertical):
 
     def show_progress(self, p: Progress) -> None:
         self.query_one("#train-progress", ProgressBar).update(progress=p.fraction)
+        # One row each (app.tcss): new text needs no layout of the whole screen.
         self.query_one("#train-eta", Static).update(
             f"epoch {p.epoch}/{p.epochs} · step {p.step}/{p.steps_per_epoch} · "
-            f"{format_duration(p.elapsed)} · ETA {format_duration(p.eta)}"
+            f"{format_duration(p.elapsed)} · ETA {format_duration(p.eta)}", layout=False
         )
         valid = f" · val ppl {format_perplexity(self._valid_ppl, ',.1f')}" if self._valid_points else ""
         self.query_one("#train-stats", Static).update(
-            f"loss {p.train_loss:.3f}{valid} · {p.tokens_per_s:,.0f} tok/s · lr {p.lr:.2g}"
+            f"loss {p.train_loss:.3f}{valid} · {p.tokens_per_s:,.0f} tok/s · lr {p.lr:.2g}", layout=False
         )
         x = (p.epoch - 1) + p.step / max(1, p.steps_per_epoch)
         self._train_points.append((x, p.train_loss))
-        self._draw_plot()
+        if time.monotonic() - self._plotted_at >= PLOT_INTERVAL:
+            self._draw_plot()
 
     @property
     def _valid_ppl(self) -> float:
@@ -109,6 +117,7 @@ class TrainingLog(Vertical):
         """The run is over (completed, stopped or out of time): `message` says which. `complete`:
         the run ended on its own (its epochs, its time budget, or early stopping), so the bar
         shows 100% rather than where the last progress event left it."""
+        self._draw_plot()  # the last points, which a throttled progress event may not have drawn
         if complete:
             self.query_one("#train-progress", ProgressBar).update(progress=1.0)
         self.query_one("#train-eta", Static).update("finished" if complete else "stopped")
@@ -120,6 +129,7 @@ class TrainingLog(Vertical):
         self.write(f"[red][b]error:[/b] {_escape(message)}[/red]")
 
     def _draw_plot(self) -> None:
+        self._plotted_at = time.monotonic()
         plot = self.query_one("#loss-plot", PlotextPlot)
         plt = plot.plt
         plt.clear_data()
