@@ -260,7 +260,8 @@ def train_and_save(job: TrainingJob, send: Callable[[object], None], should_stop
         if trained is None:
             return
         held_out = None if corpus.stats.valid_is_train else corpus.valid_text
-        send(_save(trained, corpus.fingerprint, judge_against(trained, job.incumbent, held_out)))
+        judgement = judge_against(trained, job.incumbent, held_out)  # before the final pass reads held_out
+        send(_save(trained, corpus, job.text, judgement, send))
     except NextwordError as exc:
         send(Failed(str(exc)))
     except Exception as exc:
@@ -311,25 +312,36 @@ def judge_against(trained: TrainedModel, incumbent: Path | None, held_out: str |
     return engine.judge(trained, old, held_out)
 
 
-def _save(trained: TrainedModel, fingerprint: str, judgement: Judgement | None) -> Finished:
+def _save(trained: TrainedModel, corpus, text: str, judgement: Judgement | None,
+          send: Callable[[object], None]) -> Finished:
+    """Save a run worth keeping with its learning setup (the blend fitted on the held-out part,
+    then the network's final pass over it), as `nextword-tui train` does (tui/cli.py)."""
+    fingerprint = corpus.fingerprint
     metrics = dict(trained.metrics)
     stopped = str(metrics.get("stopped", "completed"))
     how = HOW_IT_ENDED.get(stopped, "Finished")
-    weights = dump_weights(trained.state_dict)
-    bare = replace(trained, state_dict={}, optimizer_state=None)
     if engine.no_better_than_uniform(metrics, len(trained.vocab)):
         # Issue 12: no better than guessing uniformly among its words. Never used, never saved.
         ppl = engine.format_perplexity(metrics.get("valid_ppl"), ",.1f")
         note = (f"{how}: diverged (validation perplexity {ppl}, no better than guessing among "
                 f"{len(trained.vocab):,} words): not used and not saved. Train again with a lower learning rate.")
-        return Finished(bare, weights, None, note, stopped, judgement, diverged=True)
+        return Finished(*_split(trained), None, note, stopped, judgement, diverged=True)
+    send(engine.Notice("Fitting the blend on the held-out text, then learning from it too…"))
+    trained, setup = engine.learn_after_training(trained, corpus, text)
+    bare, weights = _split(trained)
     try:
         path = engine.save_model(trained, engine.new_model_name(trained.model_config.cell, fingerprint))
+        engine.save_setup(path, setup, trained.vocab)
     except NextwordError as exc:
         note = (f"{how}, but the model was not saved: {exc} It is in use until you quit; "
                 "free some space (or fix the folder) and train again to keep it.")
         return Finished(bare, weights, None, note, stopped, judgement, save_error=str(exc))
     return Finished(bare, weights, path, f"{how}; saved as {path.name}.", stopped, judgement)
+
+
+def _split(trained: TrainedModel) -> tuple[TrainedModel, bytes]:
+    """The model without its tensors (they pickle slowly) and its weights as safetensors bytes."""
+    return replace(trained, state_dict={}, optimizer_state=None), dump_weights(trained.state_dict)
 
 
 def corpus_prompts(text: str, count: int = PROMPTS, words: int = PROMPT_WORDS) -> list[str]:

@@ -152,10 +152,23 @@ def primed(predictor, typed: Typed):
 
 def _done(cell: str, report: training.Finished, started: training.Started | None) -> TrainingDone:
     trained = training.with_weights(report.model, report.weights)
-    return TrainingDone(cell, engine.Predictor(trained.language_model()), dict(trained.metrics), report.path,
+    return TrainingDone(cell, _typing_predictor(trained, report.path), dict(trained.metrics), report.path,
                         report.note, stopped=report.stopped, save_error=report.save_error,
                         fingerprint=trained.corpus_fingerprint or (started and started.fingerprint),
                         judgement=report.judgement, diverged=report.diverged)
+
+
+def _typing_predictor(trained, path):
+    """What the writing pane types with: a saved model learns from the typing at once (its
+    learning setup was saved beside it), as when it is loaded at the next start."""
+    if path is not None:
+        try:
+            predictor, note = engine.open_for_typing(trained, path)
+            predictor.model_folder, predictor.open_note = path, note
+            return predictor
+        except NextwordError:
+            pass  # its learned state cannot be opened: it still suggests, without learning
+    return engine.Predictor(trained.language_model())
 
 
 def run_comparison(text: str, max_time: float, model_config: ModelConfig | None, post: Post,

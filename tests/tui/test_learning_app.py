@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine import models_home, save_model
+from engine import load_model, load_setup, models_home, save_model
 from tui.screens.prompt import PromptScreen
 from test_tui_app import App, ready, wait_for
 
@@ -86,3 +86,18 @@ async def test_typing_teaches_the_model_and_it_is_kept(runs, corpus_file: Path) 
         assert pane(again).text == ""
         assert "zorblax" in dict(pane(again).predictor.learner.view()["typed"])
         assert "zorblax" in offered(again, "the zor")
+
+
+async def test_a_model_trained_in_the_app_learns_from_typing_at_once(corpus_file: Path) -> None:
+    from test_tui_app import train_tiny
+
+    app = App(str(corpus_file))
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await train_tiny(pilot)
+        predictor = pane(app).predictor
+        saved = [p for p in models_home().iterdir() if p.is_dir()]
+        assert len(saved) == 1
+        assert load_setup(saved[0], load_model(saved[0]).vocab) is not None  # fitted, not the fallback
+        assert getattr(predictor, "learner", None) is not None  # no restart needed to learn
+        assert predictor.model_folder == saved[0]

@@ -47,6 +47,10 @@ def test_a_run_reports_in_order_and_ends_with_the_saved_model():
     assert set(saved.state_dict) == set(model.state_dict)
     for name, tensor in saved.state_dict.items():
         assert tensor.equal(model.state_dict[name])  # what the app types with is what was saved
+    # As `nextword-tui train` does: the blend fitted on the held-out part is saved beside it, so
+    # the model learns from typing with its own setup, not the fallback for old models.
+    assert engine.load_setup(finished.path, saved.vocab) is not None
+    assert "learning from it" in " ".join(str(getattr(r, "message", "")) for r in reports)
 
 
 def test_the_run_happens_in_another_process(monkeypatch):
