@@ -1,6 +1,6 @@
 """Files the app writes: atomic saves, the autosave of the editor buffer, and the last-opened path.
 
-Only the engine's torch-free paths (data_dir, fsync_dir) are used here, so the first frame stays fast.
+Only the engine's torch-free paths (atomic_write, data_dir, fsync_dir) are used here, so the first frame stays fast.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine import data_dir, fsync_dir, move_to_trash, purge
+from engine import atomic_write, data_dir, fsync_dir, move_to_trash, purge
 
 try:
     import fcntl
@@ -104,28 +104,7 @@ def atomic_write_text(path: str | os.PathLike, text: str, fmt: FileFormat = UTF8
     renamed over the target. UnicodeEncodeError (a lone surrogate) is raised before anything is
     written.
     """
-    data = fmt.bom + text.encode(fmt.codec)
-    target = Path(os.path.realpath(path))  # write through a symlink rather than replacing it
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        try:
-            mode = os.stat(target).st_mode & 0o7777
-        except FileNotFoundError:
-            mode = 0o644
-        os.chmod(tmp, mode)
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    fsync_dir(target.parent)
-
+    atomic_write(path, fmt.bom + text.encode(fmt.codec))  # engine.paths: one home for the rename dance
 
 @dataclass(frozen=True)
 class Autosave:
