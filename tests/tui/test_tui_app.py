@@ -379,11 +379,14 @@ async def test_recovery_can_be_discarded(corpus_file: Path) -> None:
     make_older(corpus_file)
     app = NextwordApp(str(corpus_file))
     async with app.run_test(size=(100, 30)) as pilot:
-        await wait_for(pilot, lambda: isinstance(app.screen, RecoverScreen) and app.screen.query("#discard"))
+        # Drawn, not only mounted: a click lands where the button is (on a loaded machine the
+        # first click could come before the layout and miss).
+        await wait_for(pilot, lambda: isinstance(app.screen, RecoverScreen)
+                       and app.screen.query("#discard") and app.screen.query_one("#discard").region)
         await pilot.click("#discard")
         await pilot.pause(0.3)  # a button ignores presses for 0.2 s after one
         await pilot.click("#discard")  # twice: a destructive answer is confirmed (escape: later)
-        await pilot.pause()
+        await wait_for(pilot, lambda: not isinstance(app.screen, RecoverScreen))
         assert app.main.editor_pane.text == TINY_CORPUS
         assert read_autosaves() == []
     assert [json.loads(f.read_text())["text"] for f in trashed("autosave")] == ["lost work\n"]  # an undo that lasts

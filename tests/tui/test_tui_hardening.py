@@ -639,6 +639,7 @@ async def test_two_instances_keep_their_own_autosaves(corpus_file: Path, monkeyp
         await pilot.press("escape")  # later: kept for the next start
         await wait_for(pilot, lambda: isinstance(app.screen, RecoverScreen) and app.screen.query("#later"))
         assert "(2 of 2)" in str(app.screen.query_one(".dialog-title", Static).render())
+        await wait_for(pilot, lambda: app.screen.query_one("#recover").region)  # drawn: the click lands
         await pilot.click("#recover")
         await wait_for(pilot, lambda: app.main.editor_pane.text == "the other instance's work\n")
         assert app.main.editor_pane.dirty
