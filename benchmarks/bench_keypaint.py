@@ -165,7 +165,7 @@ def main() -> int:
             finally:
                 bare.close()
             ours = measure(term, phrases, args.pause)
-            still_training = args.idle or "Training" in term.text() or "ETA" in term.text()
+            still_training = args.idle or "ETA" in term.text()  # the log's ETA shows only while a run goes on
         finally:
             term.close()
     state = "idle" if args.idle else "while training"

@@ -1,6 +1,6 @@
 """Files the app writes: atomic saves, the autosave of the editor buffer, and the last-opened path.
 
-Only the engine's torch-free paths (atomic_write, data_dir, fsync_dir) are used here, so the first frame stays fast.
+Only the engine's torch-free paths (atomic_write, data_dir) are used here, so the first frame stays fast.
 """
 
 from __future__ import annotations
@@ -10,12 +10,11 @@ import json
 import os
 import secrets
 import stat
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine import atomic_write, data_dir, fsync_dir, move_to_trash, purge
+from engine import atomic_write, data_dir, move_to_trash, purge
 
 try:
     import fcntl

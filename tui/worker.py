@@ -83,9 +83,7 @@ def load_saved_model(cell: str, key: SavedKey, post: Post) -> None:
     ModelFailed, whatever is wrong with it."""
     try:
         trained = engine.load_model(key.path)
-        # Issue 10: a saved network learns from what is typed in the writing pane.
-        predictor, note = engine.open_for_typing(trained, key.path)
-        predictor.model_folder, predictor.open_note = key.path, note
+        predictor = _open_for_typing(trained, key.path)
     except NextwordError as exc:
         post(ModelFailed(cell, key, str(exc)))
         return
@@ -158,14 +156,20 @@ def _done(cell: str, report: training.Finished, started: training.Started | None
                         judgement=report.judgement, diverged=report.diverged)
 
 
+def _open_for_typing(trained, folder):
+    """Issue 10: a saved network learns from what is typed in the writing pane, and keeps what it
+    learned in its folder (the pane says `open_note` once)."""
+    predictor, note = engine.open_for_typing(trained, folder)
+    predictor.model_folder, predictor.open_note = folder, note
+    return predictor
+
+
 def _typing_predictor(trained, path):
-    """What the writing pane types with: a saved model learns from the typing at once (its
-    learning setup was saved beside it), as when it is loaded at the next start."""
+    """What the writing pane types with after a run: a saved model learns from the typing at once
+    (its learning setup was saved beside it), as when it is loaded at the next start."""
     if path is not None:
         try:
-            predictor, note = engine.open_for_typing(trained, path)
-            predictor.model_folder, predictor.open_note = path, note
-            return predictor
+            return _open_for_typing(trained, path)
         except NextwordError:
             pass  # its learned state cannot be opened: it still suggests, without learning
     return engine.Predictor(trained.language_model())

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from engine import load_model, load_setup, models_home, save_model
 from tui.screens.prompt import PromptScreen
-from test_tui_app import App, ready, wait_for
+from test_tui_app import App, ready, train_tiny, wait_for
 
 SIZE = (100, 30)
 
@@ -89,8 +89,6 @@ async def test_typing_teaches_the_model_and_it_is_kept(runs, corpus_file: Path) 
 
 
 async def test_a_model_trained_in_the_app_learns_from_typing_at_once(corpus_file: Path) -> None:
-    from test_tui_app import train_tiny
-
     app = App(str(corpus_file))
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)

@@ -359,11 +359,11 @@ class MainScreen(FileActions, DailyActions, Screen[None]):
         self._refresh_models()
 
     def _train(self, job: jobs.TrainingJob) -> Worker:
+        pane = self.writing_pane
+
         def run() -> None:
             worker = get_current_worker()
             jobs.run_training(job, self.post_message, lambda: worker.is_cancelled, lambda: pane.asked_text)
-
-        pane = self.writing_pane
 
         return self.run_worker(run, thread=True, exit_on_error=False, group="training")
 
