@@ -33,16 +33,20 @@ class Lexicon:
 
     @classmethod
     def from_tokens(cls, tokens: Iterable[str], lowercase: bool = True) -> "Lexicon":
-        """Count the words of a corpus; each is shown in its most frequent written form."""
+        """Count the words of a corpus; each is shown in its most frequent written form inside a
+        sentence ("he", though "He" starts more sentences: a sentence start is capitalised when
+        offered, engine/openvocab.py shown), or at a sentence start for a word never seen inside one."""
         lexicon = cls(lowercase)
         keys: Counter[str] = Counter()
         surfaces: Counter[tuple[str, str]] = Counter()
+        starting: Counter[tuple[str, str]] = Counter()  # the forms seen only at sentence starts
         starts, upper = 0, 0
         at_start = True
         for token in tokens:
             if token == EOS or token in SENTENCE_END:
                 at_start = True
                 continue
+            first = at_start
             if at_start and token[:1].isalpha():
                 starts += 1
                 upper += token[:1].isupper()
@@ -51,10 +55,14 @@ class Lexicon:
                 continue
             k = key(token, lowercase)
             keys[k] += 1
-            surfaces[(k, token)] += 1
+            (starting if first else surfaces)[(k, token)] += 1
         best: dict[str, tuple[int, str]] = {}
         for (k, surface), c in surfaces.items():
             if k not in best or (c, surface) > best[k]:
+                best[k] = (c, surface)
+        inside = set(best)
+        for (k, surface), c in starting.items():
+            if k not in inside and (k not in best or (c, surface) > best[k]):
                 best[k] = (c, surface)
         lexicon.corpus_counts = dict(keys)
         lexicon._display = {k: s for k, (_, s) in best.items()}

@@ -37,7 +37,10 @@ class OpenVocab:
         self.vocab = vocab
         self.lexicon = lexicon
         self.size_in = len(vocab)
-        self.display: list[str] = list(vocab.display)
+        # The lexicon's forms where it has them: it reads sentence starts apart (engine/lexicon.py),
+        # where the vocabulary keeps the most frequent form anywhere ("He" over "he").
+        self.display: list[str] = [lexicon.display(k) if i >= len(SPECIALS) and k in lexicon else d
+                                   for i, (k, d) in enumerate(zip(vocab.keys, vocab.display))]
         self.keys: list[str] = list(vocab.keys)
         self._index: dict[str, int] = {k: i for i, k in enumerate(vocab.keys) if i >= len(SPECIALS)}
         for k in lexicon.keys():

@@ -59,6 +59,25 @@ def test_a_rare_corpus_word_outside_the_vocabulary_is_completed(setup):
     assert found[0].remainder == "zzyva" and found[0].completes and found[0].insert == "zzyva "
 
 
+# "He" starts more sentences than "he" appears inside one; "Anna" is a name wherever it stands.
+CASED_TEXT = "He ran home .\nHe sat down .\nHe slept .\nthen he woke .\nAnna met him .\nhe and Anna ate .\n"
+
+
+def test_words_are_shown_as_written_inside_a_sentence_and_capitalised_at_its_start():
+    corpus = Corpus.from_text(CASED_TEXT * 3, DataConfig(valid_fraction=0.0))
+    assert corpus.vocab.display[corpus.vocab.id("he")] == "He"  # the most frequent form anywhere
+    lex = Lexicon.from_tokens(tokenize(CASED_TEXT * 3))
+    assert lex.sentence_case and lex.display("he") == "he" and lex.display("anna") == "Anna"
+    assert Lexicon.from_tokens(tokenize("Hello there .\nHello again .")).display("hello") == "Hello"
+    torch.manual_seed(0)
+    model = WordRNN(ModelConfig(cell="lstm", emb=16, hidden=16, vocab_size=len(corpus.vocab))).eval()
+    lm = NeuralLM(model, corpus.vocab, output_dtype=torch.float32)
+    p = AdaptivePredictor(lm, Learner(corpus.vocab, lex, Weights(), STATIC))
+    assert "he" in words(p.suggest("then ", k=20)) and "He" not in words(p.suggest("then ", k=20))
+    assert "He" in words(p.suggest("Anna ate .\n", k=20))
+    assert "Anna" in words(p.suggest("then ", k=20))
+
+
 def test_unk_and_eos_are_never_offered(setup):
     p = predictor(setup)
     for text in ("", "the ", "the cat sat on the mat . ", "<", "<un"):
