@@ -104,22 +104,29 @@ class PhraseCache:
                 p = (p * kinds + row.get(word, 0.0)) / (total + kinds)
         return p
 
-    def probs(self, history: tuple[int, int], backoff: np.ndarray) -> np.ndarray:
-        out = backoff
+    def terms(self, history: tuple[int, int]) -> tuple[float, list[tuple[np.ndarray, np.ndarray]]]:
+        """probs(history, backoff) as `scale * backoff` plus sparse (ids, values) additions, so
+        the blend adds the backoff (the word cache) once, scaled, instead of copying it per level."""
+        scale, added = 1.0, []
         for context in (history[-1:], history):
             row = self.follow.get(context)
             if row:
-                out = _witten_bell(row, out)
+                total, kinds = sum(row.values()), len(row)
+                lam = kinds / (total + kinds)
+                scale *= lam
+                added = [(ids, values * lam) for ids, values in added]
+                ids = np.fromiter(row.keys(), dtype=np.int64, count=kinds)
+                values = np.fromiter(row.values(), dtype=np.float64, count=kinds) / (total + kinds)
+                added.append((ids, values))
+        return scale, added
+
+    def probs(self, history: tuple[int, int], backoff: np.ndarray) -> np.ndarray:
+        scale, added = self.terms(history)
+        out = backoff * scale
+        for ids, values in added:
+            inside = ids < out.size
+            out[ids[inside]] += values[inside]
         return out
-
-
-def _witten_bell(row: dict[int, float], lower: np.ndarray) -> np.ndarray:
-    total, kinds = sum(row.values()), len(row)
-    out = lower * (kinds / (total + kinds))
-    ids = np.fromiter(row.keys(), dtype=np.int64, count=kinds)
-    inside = ids < out.size
-    out[ids[inside]] += np.fromiter(row.values(), dtype=np.float64, count=kinds)[inside] / (total + kinds)
-    return out
 
 
 class Learner:
@@ -145,21 +152,33 @@ class Learner:
         w = self.weights
         previous = self.previous if previous is None else previous
         # Network and n-gram share one vocabulary: blend there (the smaller array), spread once.
+        # Each later part is one scaled pass over the open space: a word end's budget is a
+        # millisecond, and every full-size temporary evicts output-layer weights from the cache.
         if p_ngram is not None and w.ngram > 0:
-            mixed = w.net * p_net.astype(np.float64) + w.ngram * p_ngram
+            mixed = w.net * p_net + w.ngram * p_ngram
         else:
-            mixed = (w.net + (w.ngram if p_ngram is None else 0.0)) * p_net.astype(np.float64)
+            mixed = (w.net + (w.ngram if p_ngram is None else 0.0)) * p_net
         out = self.open.spread(mixed)
-        size = len(self.open)
-        cache = self.cache.probs(size)
-        unigram = self.open.unigram() if cache is None or w.unigram > 0 else None
-        cache = cache if cache is not None else unigram  # nothing typed yet: the lexicon's counts
-        if w.cache > 0:
-            out += w.cache * cache
-        if w.unigram > 0:
-            out += w.unigram * unigram
+        size = out.size
+        if self.cache.total > 1e-9:
+            base, base_total = self.cache.counts, self.cache.total
+        else:  # nothing typed yet: the lexicon's counts stand in for the cache
+            base, base_total = self.open.counts, self.open.counts.sum()
+        coef = w.cache
+        added: list = []
         if w.phrase > 0:
-            out += w.phrase * self.phrases.probs(previous, cache)
+            scale, added = self.phrases.terms(previous)
+            coef += w.phrase * scale
+        if coef > 0 and base_total > 0:
+            n = min(base.size, size)
+            out[:n] += base[:n] * (coef / base_total)
+        if w.unigram > 0:
+            total = self.open.counts.sum()
+            if total > 0:
+                out += self.open.counts * (w.unigram / total)
+        for ids, values in added:
+            inside = ids < size
+            out[ids[inside]] += values[inside] * w.phrase
         return out
 
     def parts(self, p_net: np.ndarray, p_ngram: np.ndarray | None, open_id: int) -> np.ndarray:

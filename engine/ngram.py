@@ -136,7 +136,7 @@ class NGramLM:
         return self._history(tuple(state) + (int(token_id),))
 
     def next_probs(self, state: State) -> np.ndarray:
-        return self._probs([tuple(state)])[0]
+        return self._probs_one(tuple(state))
 
     def log_prob_chunks(self, ids: torch.Tensor | Sequence[int], chunk: int = CHUNK_ROWS) -> Iterator[torch.Tensor]:
         """float32 [t, V] log-probabilities; row i predicts ids[i] after <eos> + ids[:i]."""
@@ -173,6 +173,26 @@ class NGramLM:
         """The last n-1 ids: all a model of this order ever looks at."""
         m = self.order - 1
         return tokens[-m:] if m else ()
+
+    def _probs_one(self, history: State) -> np.ndarray:
+        """_probs([history])[0], with the same operations in the same order (so bit for bit the
+        same), without the batching's index arrays: what a word end asks for while typing."""
+        weight = 1.0
+        sparse: list[tuple[np.ndarray, np.ndarray]] = []
+        for m in range(self.order - 1, 0, -1):
+            if len(history) < m:
+                continue
+            level = self._levels[m - 1]
+            c = level.index.get(history[len(history) - m :])
+            if c is None:
+                continue
+            lo, hi = level.indptr[c], level.indptr[c + 1]
+            sparse.append((level.next_ids[lo:hi], level.alpha[lo:hi] * weight))
+            weight *= level.gamma[c]
+        out = self._unigram32 * np.float32(weight)
+        for ids, vals in sparse:
+            out[ids] += vals.astype(np.float32)
+        return out
 
     def _probs(self, histories: Sequence[State]) -> np.ndarray:
         """float32 [t, V]: one distribution per history, vectorised over the rows.

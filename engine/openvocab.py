@@ -97,13 +97,18 @@ class OpenVocab:
     def spread(self, probs: np.ndarray, share: np.ndarray | None = None) -> np.ndarray:
         """float64 [size]: a vocabulary distribution with its <unk> mass spread over the lexicon's
         other words by `share` (oov_share() unless given)."""
-        share = self.oov_share() if share is None else share
         out = np.empty(len(self.keys), dtype=np.float64)
         out[: self.size_in] = probs
-        out[self.size_in :] = probs[0] * share
+        if share is None:  # by count: the share's division folded into one scalar
+            oov = self.counts[self.size_in :]
+            total = oov.sum()
+            np.multiply(oov, float(probs[0]) / total if total > 0 else 0.0, out=out[self.size_in :])
+        else:
+            total = share.sum()
+            np.multiply(share, float(probs[0]), out=out[self.size_in :])
         # With no word to share it, the mass stays on <unk> (never offered: rankings skip ids 0, 1),
         # so the distribution still sums to 1 and perplexity stays honest.
-        out[0] = 0.0 if share.sum() > 0 else probs[0]
+        out[0] = 0.0 if total > 0 else probs[0]
         return out
 
     def prefix_range(self, prefix: str) -> tuple[int, int]:
