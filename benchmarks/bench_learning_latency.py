@@ -46,10 +46,12 @@ def keys_of(text: str, limit: int) -> list[str]:
     return [text[: i + 1] for i in range(len(text))]
 
 
-def time_typing(suggest, learn, typing: list[str], updates=lambda: 0) -> dict[str, list[float]]:
+def time_typing(suggest, learn, typing: list[str], updates=lambda: 0, pace_s: float = 0.0) -> dict[str, list[float]]:
     times: dict[str, list[float]] = {"inside a word": [], "at a word end": [], "first after an update": []}
     seen = updates()
     for text in typing:
+        if pace_s:
+            time.sleep(pace_s)  # the time between two keystrokes (not timed): the update runs then
         fresh = updates() != seen
         seen = updates()
         start = time.perf_counter()
@@ -93,6 +95,9 @@ def main() -> int:
     parser.add_argument("--corpus", required=True)
     parser.add_argument("--type", dest="typed", required=True)
     parser.add_argument("--keys", type=int, default=6000)
+    parser.add_argument("--pace-ms", type=float, default=0.0,
+                        help="milliseconds between keystrokes (default 0: back to back, the worst case; "
+                             "a fast typist leaves 100 ms and more)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     trained = load_model(args.model)
@@ -102,7 +107,8 @@ def main() -> int:
     typing = keys_of(typed, args.keys)
 
     plain = Predictor(trained.language_model())
-    floor = time_typing(plain.suggest, lambda t: None, typing)
+    pace = args.pace_ms / 1000
+    floor = time_typing(plain.suggest, lambda t: None, typing, pace_s=pace)
     adaptive, note = open_for_typing(trained, resolve_model(args.model), online=True)
     if note:  # no setup with the model: count the corpus here, blend with typical weights
         learner = Learner(trained.vocab, Lexicon.from_tokens(tokenize(text)), WEIGHTS, LearnConfig(dynamic=True))
@@ -110,7 +116,7 @@ def main() -> int:
     learner = adaptive.learner
     print(f"blend: {adaptive.learner.weights.label(trained.model_config.cell, 3)}; {len(learner.open):,} words on offer")
     try:
-        learning = time_typing(adaptive.suggest, adaptive.learn, typing, lambda: adaptive.updater.updates)
+        learning = time_typing(adaptive.suggest, adaptive.learn, typing, lambda: adaptive.updater.updates, pace)
         updates, last = adaptive.updater.updates, adaptive.updater.last_update_s
     finally:
         adaptive.close()

@@ -13,6 +13,7 @@ The evaluation (engine/adaptive_eval.py) uses these same objects, so it measures
 from __future__ import annotations
 
 import copy
+import os
 import queue
 import sys
 import threading
@@ -33,6 +34,9 @@ from engine.tokenizer import EOS
 from engine.vocab import EOS_ID, Vocab
 
 SWITCH_INTERVAL_S = 0.001
+UPDATE_NICENESS = 10  # added to the online update thread's nice value
+UPDATE_PAUSE_S = 0.4  # an online update waits for this long without a keystroke
+MAX_WAITING_SEGMENTS = 8  # ... unless this many segments wait: then it steps while typing goes on
 HISTORY_LIMIT = 200_000  # typed tokens kept (about 100 hours of typing); older ones drop off
 
 
@@ -328,8 +332,12 @@ class OnlineUpdater:
     """Runs DynamicEval in a background thread; `lm` is always a whole, ready network.
 
     `feed(ids)` queues typed token ids (from any thread; it never blocks). Every `dynamic_every`
-    tokens the thread steps a private copy, then builds a fresh NeuralLM (stepper included) from
-    it and swaps the reference: readers see the old network or the new one, never a mix.
+    tokens make a segment; the thread steps a private copy on it, then builds a fresh NeuralLM
+    (stepper included) and swaps the reference: readers see the old network or the new one, never
+    a mix. A step waits for a pause in the typing (`touch()` marks each keystroke): on a two-core
+    machine an update beside a keystroke slows it through the shared memory bus, whatever the
+    thread priorities. After MAX_WAITING_SEGMENTS segments it steps anyway, so long typing without
+    a pause still teaches the network.
     """
 
     def __init__(self, lm: NeuralLM, config: LearnConfig | None = None,
@@ -340,6 +348,7 @@ class OnlineUpdater:
         self._queue: queue.Queue[int | None] = queue.Queue()
         self._on_update = on_update
         self._last = 1  # the segment's first input: the token before it (<eos> at the start)
+        self._last_key = 0.0  # time.monotonic() of the latest keystroke
         self.updates = 0
         self.last_update_s = 0.0
         # The update's Python parts hold the GIL for up to the switch interval (5 ms by default)
@@ -352,35 +361,59 @@ class OnlineUpdater:
         """A copy of the weights the updates have reached (to save with the learned state)."""
         return {k: v.detach().clone() for k, v in self.lm.model.state_dict().items()}
 
+    def touch(self) -> None:
+        """A keystroke happened: hold back the next step until the typing pauses."""
+        self._last_key = time.monotonic()
+
     def feed(self, ids: list[int]) -> None:
+        self.touch()
         for i in ids:
             self._queue.put(int(i))
 
     def close(self) -> None:
+        """Step the segments still waiting (what was typed is learned), then stop the thread."""
         self._queue.put(None)
         self._thread.join(timeout=5)
 
     def _run(self) -> None:
         torch.set_num_threads(1)  # one core: the UI thread keeps the other
+        try:  # Linux nices a thread by its id: on a busy machine the keystrokes' thread goes first
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), UPDATE_NICENESS)
+        except (AttributeError, OSError):
+            pass
+        waiting: list[list[int]] = []  # whole segments, oldest first
         segment: list[int] = []
         while True:
-            token = self._queue.get()
+            quiet = time.monotonic() - self._last_key
+            timeout = max(0.001, UPDATE_PAUSE_S - quiet) if waiting else None
+            try:
+                token = self._queue.get(timeout=timeout)
+            except queue.Empty:
+                token = -1  # no keystroke for a while: a pause to step in
             if token is None:
+                for whole in waiting:
+                    self._step(whole)
                 return
-            segment.append(token)
-            if len(segment) < self.config.dynamic_every:
-                continue
-            started = time.perf_counter()
-            inputs = [self._last] + segment[:-1]
-            self._dynamic.step(inputs, segment)
-            self._last = segment[-1]
-            segment = []
-            fresh = NeuralLM(copy.deepcopy(self._dynamic.model).eval(), self.lm.vocab, self.lm.name)
-            for p in fresh.model.parameters():
-                p.requires_grad_(False)
-            fresh.stepper  # built here, off the keystroke path
-            self.lm = fresh  # one reference assignment: atomic for readers
-            self.updates += 1
-            self.last_update_s = time.perf_counter() - started
-            if self._on_update is not None:
-                self._on_update(fresh)
+            if token >= 0:
+                segment.append(token)
+                if len(segment) >= self.config.dynamic_every:
+                    waiting.append(segment)
+                    segment = []
+            paused = time.monotonic() - self._last_key >= UPDATE_PAUSE_S
+            if waiting and (paused or len(waiting) >= MAX_WAITING_SEGMENTS):
+                self._step(waiting.pop(0))
+
+    def _step(self, segment: list[int]) -> None:
+        started = time.perf_counter()
+        inputs = [self._last] + segment[:-1]
+        self._dynamic.step(inputs, segment)
+        self._last = segment[-1]
+        fresh = NeuralLM(copy.deepcopy(self._dynamic.model).eval(), self.lm.vocab, self.lm.name)
+        for p in fresh.model.parameters():
+            p.requires_grad_(False)
+        fresh.stepper  # built here, off the keystroke path
+        self.lm = fresh  # one reference assignment: atomic for readers
+        self.updates += 1
+        self.last_update_s = time.perf_counter() - started
+        if self._on_update is not None:
+            self._on_update(fresh)

@@ -70,6 +70,8 @@ class AdaptivePredictor:
 
     def suggest(self, text: str, k: int = 5) -> list[Suggestion]:
         """The k likeliest next words, or completions of the word being typed, over every word."""
+        if self.updater is not None:
+            self.updater.touch()  # a keystroke: the next online update waits for a pause
         context, partial = split_partial(text)
         state = self._predictor._state_for(context)  # the Predictor's prefix cache of states
         key = (id(state), self.learner.version, id(self.network()))

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from engine import Corpus, DataConfig, ModelConfig, evaluate
+from engine import adapt
 from engine.adapt import DynamicEval, LearnConfig, Learner, OnlineUpdater
 from engine.adaptive_eval import evaluate_adaptive, held_out_parts
 from engine.adaptive_predict import AdaptivePredictor
@@ -257,6 +258,47 @@ def test_the_online_update_swaps_in_a_whole_new_network(runs):
     assert updater.updates >= 1 and updater.lm is not lm
     assert all(torch.equal(v, before[k]) for k, v in lm.model.state_dict().items())  # old one untouched
     assert any(not torch.equal(v, before[k]) for k, v in updater.lm.model.state_dict().items())
+
+
+def _wait_for(condition, seconds: float = 10.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def test_an_online_update_waits_for_a_pause_in_the_typing(runs, monkeypatch):
+    monkeypatch.setattr(adapt, "UPDATE_PAUSE_S", 0.3)
+    lm = runs["lstm"].trained.language_model()
+    updater = OnlineUpdater(lm, LearnConfig(dynamic_every=5))
+    try:
+        updater.feed(lm.vocab.encode(tokenize("the cat sat on the mat")))  # one whole segment
+        typing_until = time.monotonic() + 1.0
+        while time.monotonic() < typing_until:  # keystrokes every 50 ms: no pause yet
+            updater.touch()
+            time.sleep(0.05)
+        assert updater.updates == 0
+        assert _wait_for(lambda: updater.updates == 1)  # the typing stopped: it steps
+    finally:
+        updater.close()
+
+
+def test_typing_without_a_pause_still_updates_and_closing_steps_what_waits(runs, monkeypatch):
+    monkeypatch.setattr(adapt, "UPDATE_PAUSE_S", 60.0)  # no pause ever comes
+    monkeypatch.setattr(adapt, "MAX_WAITING_SEGMENTS", 2)
+    lm = runs["lstm"].trained.language_model()
+    updater = OnlineUpdater(lm, LearnConfig(dynamic_every=3))
+    ids = lm.vocab.encode(tokenize("the cat sat on the mat . the dog ran to the cat"))[:9]
+    updater.feed(ids[:3])
+    time.sleep(0.2)
+    assert updater.updates == 0  # one segment waits for a pause
+    updater.feed(ids[3:6])  # two wait: the first is stepped while typing goes on
+    assert _wait_for(lambda: updater.updates == 1)
+    updater.feed(ids[6:])
+    updater.close()  # the segments still waiting are learned before the thread ends
+    assert updater.updates == 3
 
 
 def test_learning_while_typing_key_by_key_learns_each_token_once(setup):

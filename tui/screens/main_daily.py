@@ -166,6 +166,8 @@ class DailyActions(Base):
         import engine
 
         for predictor in self._learning_predictors():
+            if close:  # first: the online updates still waiting for a pause are stepped, then saved
+                predictor.close()
             try:
                 engine.save_typing(predictor, predictor.model_folder)
                 predictor.saved_learning = self._learning_mark(predictor)
@@ -173,8 +175,6 @@ class DailyActions(Base):
                 if not getattr(self, "_learning_failed", False):
                     self._learning_failed = True
                     self.notify(f"What was learned could not be saved ({exc}).", severity="warning", timeout=8)
-            if close:
-                predictor.close()
 
     @staticmethod
     def _learning_mark(predictor) -> tuple[int, int]:
