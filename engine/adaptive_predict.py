@@ -11,7 +11,6 @@ whatever the updater last published, read once per suggestion.
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from engine.adapt import LearnConfig, Learner, OnlineUpdater
 from engine.lm import LanguageModel, NeuralLM
@@ -88,8 +87,7 @@ class AdaptivePredictor:
             words = [partial + open_vocab.display[i][len(partial):] for i in ids]
             return [self._suggestion(text, w, p, w[len(partial):], True) for w, p in zip(words, ps) if p > 0]
         if self._top is None or self._top[0] != (key, k):  # next words: once per state and k
-            top = torch.topk(torch.from_numpy(self._dist), min(k, self._dist.size))  # 4x argpartition
-            self._top = ((key, k), top.indices.tolist(), top.values.tolist())
+            self._top = ((key, k), *top_k(self._dist, k))
         _, ids, ps = self._top
         capital = self._sentence_start(context)
         forms = [shown(open_vocab.display[i], capital) for i in ids]

@@ -171,16 +171,21 @@ class Predictor:
 
 
 def top_k(values: np.ndarray, k: int) -> tuple[list[int], list[float]]:
-    """Positions and values of the k largest entries, largest first, as plain Python lists (one
-    call: this is on every keystroke). torch.topk reads the numpy array in place and measured 1.4x
-    (50 entries) to 2.7x (3,000, a first letter's words) faster than argpartition + argsort."""
+    """Positions and values of the k largest entries, largest first, as plain Python lists (this
+    is on every keystroke); equal values in position order (the vocabulary's frequency order, or a
+    prefix's alphabetical one), so what is offered never depends on a sort's internals. torch.topk
+    reads the numpy array in place and measured 1.4x (50 entries) to 2.7x (3,000, a first letter's
+    words) faster than argpartition + argsort."""
     import torch  # loaded by then (every model is torch-backed); the module itself stays numpy-only
 
     k = min(k, values.size)
     if k <= 0:
         return [], []
-    top = torch.topk(torch.from_numpy(values), k)
-    return top.indices.tolist(), top.values.tolist()
+    found = torch.topk(torch.from_numpy(values), k)
+    last = found.values[-1].item()
+    above = sorted((-p, r) for p, r in zip(found.values.tolist(), found.indices.tolist()) if p > last)
+    tied = np.flatnonzero(values == last)[: k - len(above)].tolist()  # in position order
+    return [r for _, r in above] + tied, [-p for p, _ in above] + [last] * len(tied)
 
 
 def ends_a_token(text: str) -> bool:

@@ -284,3 +284,16 @@ def test_suggestions_know_whether_they_complete_and_what_to_insert(lm):
 def test_a_whole_typed_word_is_completed_by_a_space(lm):
     (only,) = Predictor(lm).suggest("the cat", k=5)
     assert (only.completes, only.remainder, apply_suggestion("the cat", only)) == (True, "", "the cat ")
+
+
+def test_top_k_ranks_equal_values_in_position_order():
+    """What is offered never depends on a sort's internals: ties go in position order (the
+    vocabulary's frequency order, a prefix's alphabetical order), checked against the definition."""
+    from engine.predict import top_k
+
+    rng = np.random.default_rng(0)
+    for _ in range(2000):
+        values = (rng.integers(0, 5, int(rng.integers(1, 60))) / 4).astype(rng.choice([np.float32, np.float64]))
+        k = int(rng.integers(1, 8))
+        expected = sorted(range(values.size), key=lambda i: (-values[i], i))[:k]
+        assert top_k(values, k) == (expected, [float(values[i]) for i in expected])
