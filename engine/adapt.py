@@ -72,12 +72,6 @@ class Cache:
             self.total -= self.counts[open_id]
             self.counts[open_id] = 0.0
 
-    def probs(self, size: int) -> np.ndarray | None:
-        if self.total <= 1e-9:
-            return None
-        out = self.counts / self.total
-        return out if out.size == size else np.concatenate([out, np.zeros(size - out.size)])
-
 
 class PhraseCache:
     """What followed the last one and two words in the typed text: P(w | previous words),
@@ -109,8 +103,9 @@ class PhraseCache:
         return p
 
     def terms(self, history: tuple[int, int]) -> tuple[float, list[tuple[np.ndarray, np.ndarray]]]:
-        """probs(history, backoff) as `scale * backoff` plus sparse (ids, values) additions, so
-        the blend adds the backoff (the word cache) once, scaled, instead of copying it per level."""
+        """P(. | history) as `scale * backoff` plus sparse (ids, values) additions, where the
+        backoff is the word cache's distribution: the blend then adds the cache once, scaled,
+        instead of copying it per level."""
         scale, added = 1.0, []
         for context in (history[-1:], history):
             row = self.follow.get(context)
@@ -123,14 +118,6 @@ class PhraseCache:
                 values = np.fromiter(row.values(), dtype=np.float64, count=kinds) / (total + kinds)
                 added.append((ids, values))
         return scale, added
-
-    def probs(self, history: tuple[int, int], backoff: np.ndarray) -> np.ndarray:
-        scale, added = self.terms(history)
-        out = backoff * scale
-        for ids, values in added:
-            inside = ids < out.size
-            out[ids[inside]] += values[inside]
-        return out
 
 
 class Learner:
@@ -164,10 +151,11 @@ class Learner:
             mixed = (w.net + (w.ngram if p_ngram is None else 0.0)) * p_net
         out = self.open.spread(mixed)
         size = out.size
+        counts_total = self.open.counts.sum() if self.cache.total <= 1e-9 or w.unigram > 0 else 0.0
         if self.cache.total > 1e-9:
             base, base_total = self.cache.counts, self.cache.total
         else:  # nothing typed yet: the lexicon's counts stand in for the cache
-            base, base_total = self.open.counts, self.open.counts.sum()
+            base, base_total = self.open.counts, counts_total
         coef = w.cache
         added: list = []
         if w.phrase > 0:
@@ -176,10 +164,8 @@ class Learner:
         if coef > 0 and base_total > 0:
             n = min(base.size, size)
             out[:n] += base[:n] * (coef / base_total)
-        if w.unigram > 0:
-            total = self.open.counts.sum()
-            if total > 0:
-                out += self.open.counts * (w.unigram / total)
+        if w.unigram > 0 and counts_total > 0:
+            out += self.open.counts * (w.unigram / counts_total)
         for ids, values in added:
             inside = ids < size
             out[ids[inside]] += values[inside] * w.phrase

@@ -147,7 +147,7 @@ class NGramLM:
             b = min(len(flat), a + chunk)
             # Row i's history is the last m ids of full[: i + 1].
             histories = [tuple(full[max(0, i + 1 - m) : i + 1]) if m else () for i in range(a, b)]
-            # The same _probs as next_probs, so both paths agree bit for bit.
+            # The arithmetic of next_probs (_probs_one does it for one row), so both paths agree.
             yield torch.from_numpy(self._probs(histories)).log_()
 
     # ---- single lookups ---------------------------------------------------------------------

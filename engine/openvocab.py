@@ -83,29 +83,14 @@ class OpenVocab:
         if open_id >= len(SPECIALS):
             self.counts[open_id] = max(0.0, self.counts[open_id] + amount)
 
-    def oov_share(self) -> np.ndarray:
-        """[size - V] each out-of-vocabulary word's share of <unk> (sums to 1 when any has a count)."""
-        oov = self.counts[self.size_in :]
-        total = oov.sum()
-        return oov / total if total > 0 else oov
-
-    def unigram(self) -> np.ndarray:
-        """float64 [size]: every word by its count, corpus and typing together."""
-        total = self.counts.sum()
-        return self.counts / total if total > 0 else self.counts
-
-    def spread(self, probs: np.ndarray, share: np.ndarray | None = None) -> np.ndarray:
+    def spread(self, probs: np.ndarray) -> np.ndarray:
         """float64 [size]: a vocabulary distribution with its <unk> mass spread over the lexicon's
-        other words by `share` (oov_share() unless given)."""
+        other words by their counts (the share's division folded into one scalar)."""
         out = np.empty(len(self.keys), dtype=np.float64)
         out[: self.size_in] = probs
-        if share is None:  # by count: the share's division folded into one scalar
-            oov = self.counts[self.size_in :]
-            total = oov.sum()
-            np.multiply(oov, float(probs[0]) / total if total > 0 else 0.0, out=out[self.size_in :])
-        else:
-            total = share.sum()
-            np.multiply(share, float(probs[0]), out=out[self.size_in :])
+        oov = self.counts[self.size_in :]
+        total = oov.sum()
+        np.multiply(oov, float(probs[0]) / total if total > 0 else 0.0, out=out[self.size_in :])
         # With no word to share it, the mass stays on <unk> (never offered: rankings skip ids 0, 1),
         # so the distribution still sums to 1 and perplexity stays honest.
         out[0] = 0.0 if total > 0 else probs[0]
