@@ -170,17 +170,23 @@ class Predictor:
         return [Suggestion(partial + rest, p, rest, True, rest + " ") for rest, p in zip(rests, ps)]
 
 
+SMALL_TOP_K = 1024  # up to this many entries a stable sort is quicker than torch.topk (2-15 us here)
+
+
 def top_k(values: np.ndarray, k: int) -> tuple[list[int], list[float]]:
     """Positions and values of the k largest entries, largest first, as plain Python lists (this
     is on every keystroke); equal values in position order (the vocabulary's frequency order, or a
-    prefix's alphabetical one), so what is offered never depends on a sort's internals. torch.topk
-    reads the numpy array in place and measured 1.4x (50 entries) to 2.7x (3,000, a first letter's
-    words) faster than argpartition + argsort."""
-    import torch  # loaded by then (every model is torch-backed); the module itself stays numpy-only
-
+    prefix's alphabetical one), so what is offered never depends on a sort's internals. A long
+    array goes through torch.topk, which reads it in place: 16 us for 3,000 entries against 38 us
+    for a stable sort and 36 us for argpartition + argsort."""
     k = min(k, values.size)
     if k <= 0:
         return [], []
+    if values.size <= SMALL_TOP_K:
+        top = np.argsort(-values, kind="stable")[:k]
+        return top.tolist(), values[top].tolist()
+    import torch  # loaded by then (every model is torch-backed); the module itself stays numpy-only
+
     found = torch.topk(torch.from_numpy(values), k)
     last = found.values[-1].item()
     above = sorted((-p, r) for p, r in zip(found.values.tolist(), found.indices.tolist()) if p > last)
